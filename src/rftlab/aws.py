@@ -1,0 +1,82 @@
+"""The one place boto3 clients are made, and AWS errors become one readable line.
+
+Clients retry throttling with botocore's adaptive mode; callers wrap calls in
+`aws_errors("what we were doing")` so AccessDenied, missing credentials or a missing
+bucket reach the user as an RftlabError naming the operation and the missing permission.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from rftlab.errors import RftlabError
+
+
+class AwsError(RftlabError):
+    """An AWS call failed for a reason the user can fix (credentials, permissions, names)."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+def client_config(max_attempts: int = 8) -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": max_attempts, "mode": "adaptive"}, user_agent_extra="rftlab")
+
+
+@lru_cache(maxsize=32)
+def client(service: str, region: str | None = None) -> Any:
+    """A cached boto3 client with adaptive retries (tests replace it with a Stubber or moto)."""
+    import boto3
+
+    return boto3.session.Session().client(service, region_name=region, config=client_config())
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch moto/Stubber per test call this)."""
+    client.cache_clear()
+
+
+_ACTION = re.compile(r"not authorized to perform: ([\w:*-]+)")
+
+
+@contextlib.contextmanager
+def aws_errors(doing: str) -> Iterator[None]:
+    """Translate botocore failures raised inside the block into AwsError naming `doing`."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        yield
+    except NoCredentialsError:
+        raise AwsError(
+            f"{doing}: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+            "NoCredentials",
+        ) from None
+    except NoRegionError:
+        raise AwsError(f"{doing}: no AWS region set (rft.bedrock.region or AWS_REGION)", "NoRegion") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code = err.get("Code", "Unknown")
+        msg = err.get("Message", str(exc))
+        op = getattr(exc, "operation_name", "") or "request"
+        if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"}:
+            m = _ACTION.search(msg)
+            needed = m.group(1) if m else _guess_action(exc)
+            raise AwsError(f"{doing}: access denied to {op}; the caller needs permission {needed} ({msg})", code) from None
+        raise AwsError(f"{doing}: {op} failed with {code}: {msg}", code) from None
+    except BotoCoreError as exc:
+        raise AwsError(f"{doing}: {exc}", type(exc).__name__) from None
+
+
+def _guess_action(exc: Any) -> str:
+    """service:Operation from the failing call, e.g. s3:PutObject."""
+    op = getattr(exc, "operation_name", "") or "*"
+    meta = getattr(exc, "response", {}).get("ResponseMetadata", {})
+    service = meta.get("ServiceName") or "<service>"
+    return f"{service}:{op}"

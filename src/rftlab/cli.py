@@ -1,0 +1,55 @@
+"""The `rftlab` command. Thin: each concern registers its own commands from `<concern>/commands.py`.
+
+Command modules import only typer and the standard library at import time, so
+`rftlab --help` stays fast; heavy libraries load inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+app = typer.Typer(
+    name="rftlab",
+    no_args_is_help=True,
+    add_completion=False,
+    help="Reinforcement fine-tuning toward one person's writing style: "
+    "Slack export -> style grader -> prompts -> RFT job (local or Bedrock) -> evaluation, tracked in MLflow.",
+)
+grader_app = typer.Typer(no_args_is_help=True, help="Grader utilities: self-test gate, packaging.")
+prompts_app = typer.Typer(no_args_is_help=True, help="Build and validate RFT prompt sets.")
+job_app = typer.Typer(no_args_is_help=True, help="Follow, stop and sync RFT jobs.")
+app.add_typer(grader_app, name="grader")
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(job_app, name="job")
+
+GROUPS = {"app": app, "grader": grader_app, "prompts": prompts_app, "job": job_app}
+CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "jobs", "evaluate")
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr.")) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+for _concern in CONCERNS:
+    try:
+        _mod = importlib.import_module(f"rftlab.{_concern}.commands")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"rftlab.{_concern}.commands":
+            raise
+        continue
+    _mod.register(GROUPS)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

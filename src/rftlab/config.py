@@ -1,0 +1,324 @@
+"""params.yaml -> typed, validated configuration. The only module that reads params.yaml.
+
+Every stage reads its own section. The whole file is validated before any work so a
+typo in one section never surfaces halfway through `dvc repro`; errors name the key path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from rftlab.errors import ConfigError
+
+PARAMS_FILE = "params.yaml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+class TrackingParams(Section):
+    experiment: str = Field("rftlab", min_length=1)
+    register_models: bool = True
+
+
+class SampleParams(Section):
+    """The bundled, generated Slack export (deterministic for a given seed)."""
+
+    seed: int = 7
+    messages: int = Field(3600, ge=100)
+    start: dt.date = dt.date(2025, 1, 6)
+    days: int = Field(365, ge=7)
+
+
+class IngestParams(Section):
+    source: Path = Path("data/sample/slack-export.zip")
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    channels: list[str] = []
+    users: list[str] = []
+    min_chars: int = Field(2, ge=0)
+    drop_code_blocks: bool = True
+    scrub_pii: bool = True
+    on_error: Literal["fail", "skip"] = "fail"
+
+    @model_validator(mode="after")
+    def _range(self) -> IngestParams:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"date_from ({self.date_from}) is after date_to ({self.date_to})")
+        return self
+
+
+class ProfileParams(Section):
+    author: str = Field("U01CTO", min_length=1)
+    top_vocab: int = Field(50, ge=1, le=1000)
+    min_count: int = Field(2, ge=1)
+
+
+class CalibrateParams(Section):
+    trials: int = Field(80, ge=1)
+    seed: int = 0
+    folds: int = Field(5, ge=2, le=20)
+    storage: str | None = None
+    study_name: str | None = None
+    gaming_penalty: float = Field(1.0, ge=0)
+    background_per_fold: int | None = Field(None, ge=10)
+
+
+class CheckParams(Section):
+    min_auc: float = Field(0.80, ge=0, le=1)
+    max_gaming_quantile: float = Field(0.5, ge=0, le=1)
+    min_group_spread: float = Field(0.02, ge=0)
+    min_reference_top_decile: float = Field(0.5, ge=0, le=1)
+
+
+class AugmentParams(Section):
+    min_count: int = Field(0, ge=0)
+    templates: list[str] = []
+    bedrock_paraphrase: bool = False
+    paraphrase_model_id: str = "amazon.nova-2-lite-v1:0"
+
+
+class PromptsParams(Section):
+    reply_window_min: int = Field(30, ge=0)
+    system_prompt: str | None = None
+    use_channel_purpose: bool = False
+    context_tokens: int = Field(0, ge=0)
+    min_chars: int = Field(4, ge=1)
+    max_chars: int = Field(1000, ge=1)
+    val_fraction: float = Field(0.15, gt=0, lt=1)
+    seed: int = 0
+    augment: AugmentParams = AugmentParams()
+
+    @model_validator(mode="after")
+    def _lengths(self) -> PromptsParams:
+        if self.min_chars > self.max_chars:
+            raise ValueError(f"min_chars ({self.min_chars}) is greater than max_chars ({self.max_chars})")
+        return self
+
+
+class BaseModelParams(Section):
+    """The small causal LM built from the export so the offline loop needs no hub."""
+
+    include_target: bool = False
+    vocab_size: int = Field(2000, ge=260)
+    d_model: int = Field(128, ge=16)
+    n_layer: int = Field(2, ge=1)
+    n_head: int = Field(4, ge=1)
+    context: int = Field(96, ge=16)
+    epochs: int = Field(3, ge=1)
+    learning_rate: float = Field(3e-3, gt=0)
+    batch_size: int = Field(32, ge=1)
+    seed: int = 0
+
+
+class HyperParameters(Section):
+    """Bedrock RFT hyperparameter names; ranges are checked against botocore's model."""
+
+    epochCount: int = 1
+    batchSize: int = 16
+    learningRate: float = 1e-5
+    trainingSamplePerPrompt: int = 4
+    inferenceMaxTokens: int = 32
+    maxPromptLength: int = 256
+    reasoningEffort: Literal["low", "medium", "high"] | None = None
+    evalInterval: int = 5
+
+    @field_validator("*")
+    @classmethod
+    def _in_botocore_range(cls, value: Any, info: ValidationInfo) -> Any:
+        from rftlab.jobs.hyperparams import range_problem
+
+        if value is not None and (problem := range_problem(info.field_name, value)):
+            raise ValueError(problem)
+        return value
+
+
+class LoraParams(Section):
+    enabled: bool = False
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = None
+
+
+class LocalBackendParams(Section):
+    max_steps: int | None = Field(None, ge=1)
+    hourly_usd: float = Field(0.0, ge=0)
+    beta: float = Field(0.04, ge=0)
+    temperature: float = Field(1.0, gt=0)
+    lora: LoraParams = LoraParams()
+
+
+class BedrockBackendParams(Section):
+    region: str = "us-east-1"
+    base_model_id: str = "amazon.nova-2-lite-v1:0:256k"
+    role_arn: str | None = None
+    bucket: str | None = None
+    prefix: str = "rftlab"
+    kms_key_id: str | None = None
+    lambda_function: str = "rftlab-grader"
+    lambda_timeout_s: int = Field(300, ge=60, le=900)
+    lambda_memory_mb: int = Field(2048, ge=128, le=10240)
+    ecr_repository: str = "rftlab-grader"
+    image_uri: str | None = None
+    stop_on_budget: bool = True
+    poll_s: float = Field(60.0, gt=0)
+    deployment_name: str | None = None
+
+
+class PriceParams(Section):
+    """All prices are estimates: AWS publishes no RFT training price."""
+
+    training_usd_per_hour: float = Field(61.0, ge=0)
+    lambda_usd_per_gb_s: float = Field(0.0000166667, ge=0)
+    lambda_usd_per_request: float = Field(0.0000002, ge=0)
+    inference_usd_per_1k_input_tokens: float = Field(0.0003, ge=0)
+    inference_usd_per_1k_output_tokens: float = Field(0.0025, ge=0)
+
+
+class RftParams(Section):
+    backend: Literal["local", "bedrock"] = "local"
+    base_model: str | None = None
+    seed: int = 0
+    hyperparameters: HyperParameters = HyperParameters()
+    budget_usd: float | None = Field(None, ge=0)
+    local: LocalBackendParams = LocalBackendParams()
+    bedrock: BedrockBackendParams = BedrockBackendParams()
+    prices: PriceParams = PriceParams()
+
+
+class JudgeParams(Section):
+    enabled: bool = False
+    model_id: str = "amazon.nova-2-lite-v1:0"
+    rubric: str = (
+        "Rate from 1 to 5 how relevant and helpful the reply is to the message, ignoring style. "
+        'Answer only with JSON: {"score": <1-5>, "reason": "<one sentence>"}'
+    )
+
+
+class EvaluateParams(Section):
+    samples_per_prompt: int = Field(2, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    max_tokens: int = Field(32, ge=1)
+    max_prompts: int | None = Field(None, ge=1)
+    seed: int = 0
+    bootstrap: int = Field(1000, ge=100)
+    spot_check_per_user: int = Field(3, ge=0)
+    judge: JudgeParams = JudgeParams()
+
+
+class Params(Section):
+    tracking: TrackingParams = TrackingParams()
+    sample: SampleParams = SampleParams()
+    ingest: IngestParams = IngestParams()
+    profile: ProfileParams = ProfileParams()
+    calibrate: CalibrateParams = CalibrateParams()
+    check: CheckParams = CheckParams()
+    prompts: PromptsParams = PromptsParams()
+    base_model: BaseModelParams = BaseModelParams()
+    rft: RftParams = RftParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+# --------------------------------------------------------------------------- loading
+
+_EXPECTED = {
+    "date_from_datetime_parsing": "expected a date",
+    "date_parsing": "expected a date",
+    "date_type": "expected a date",
+    "date_from_datetime_inexact": "expected a date",
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping",
+    "dict_type": "expected a mapping",
+}
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key"
+    if kind in _EXPECTED:
+        return f"{loc}: {_EXPECTED[kind]}, got {_show(value)}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "literal_error", "too_short"}:
+        return f"{loc}: {msg.lower()}, got {_show(value)}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def parse_params(data: Any, source: str = PARAMS_FILE) -> Params:
+    """Validate a params mapping; raise ConfigError listing every bad key path."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        lines = [_format_error(e) for e in exc.errors()]
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder upward holding params.yaml or dvc.yaml (else the cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / PARAMS_FILE).exists() or (d / "dvc.yaml").exists():
+            return d
+    return here
+
+
+def params_path() -> Path:
+    env = os.environ.get("RFTLAB_PARAMS")
+    return Path(env) if env else project_root() / PARAMS_FILE
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Params:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_params(data, source=str(path))
+
+
+def load_params(path: str | os.PathLike | None = None) -> Params:
+    """Load and validate params.yaml; a missing file means all defaults."""
+    p = Path(path) if path else params_path()
+    if not p.exists():
+        if path:
+            raise ConfigError(f"{p}: params file not found")
+        return Params()
+    return _load(str(p.resolve()), p.stat().st_mtime)

@@ -1,0 +1,1 @@
+"""RFT jobs: the backend protocol, the local (TRL GRPO) and Bedrock backends, cost."""

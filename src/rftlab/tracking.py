@@ -1,0 +1,232 @@
+"""The only module that talks to MLflow.
+
+Every stage opens one run through `stage_run`: the experiment comes from params, the run
+kind goes into the `rftlab.kind` tag, and the run records the git commit (plus the diff
+when the tree is dirty) and the DVC digests of its inputs. A run that raises ends
+FAILED (KILLED on Ctrl-C) so `mlflow ui` never shows an orphan RUNNING row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from rftlab.config import load_params, project_root
+from rftlab.io import path_md5
+
+log = logging.getLogger(__name__)
+
+KIND = "rftlab.kind"
+GRADER_VERSION = "rftlab.grader_version"
+JOB_ID = "rftlab.job_id"
+BACKEND = "rftlab.backend"
+KINDS = {
+    "ingest", "sample", "profile", "calibration", "calibration-trial", "grader-check", "prompts",
+    "base-model", "rft-job", "evaluation", "search", "grader",
+}
+
+
+def _mlflow():
+    import mlflow
+
+    return mlflow
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set, else sqlite:///<project root>/mlflow.db."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(project_root() / 'mlflow.db').as_posix()}"
+
+
+def setup(experiment: str | None = None) -> str:
+    """Point MLflow at the project's store and experiment; returns the experiment id."""
+    mlflow = _mlflow()
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri())
+    name = experiment or load_params().tracking.experiment
+    exp = mlflow.set_experiment(name)
+    return exp.experiment_id
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=project_root(), capture_output=True, text=True, timeout=20, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout
+
+
+def git_state() -> dict[str, Any]:
+    """Commit, dirty flag and diff of the project's git tree (empty when not a repo)."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        return {}
+    status = _git("status", "--porcelain", "--untracked-files=no") or ""
+    diff = _git("diff", "HEAD") if status.strip() else None
+    return {"commit": commit.strip(), "dirty": bool(status.strip()), "diff": diff}
+
+
+def dep_tags(deps: Mapping[str, str | os.PathLike] | None) -> dict[str, str]:
+    """`dvc.dep.<name>` -> MD5 as DVC records it (a file's bytes; a folder's listing)."""
+    tags = {}
+    for name, path in (deps or {}).items():
+        p = Path(path)
+        if p.exists():
+            tags[f"dvc.dep.{name}"] = path_md5(p)
+    return tags
+
+
+@contextlib.contextmanager
+def stage_run(
+    kind: str,
+    *,
+    run_name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    deps: Mapping[str, str | os.PathLike] | None = None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+    experiment: str | None = None,
+) -> Iterator[Any]:
+    """Open (or resume, with `run_id`) one MLflow run for a stage; always close it.
+
+    Under `mlflow run` (MLFLOW_RUN_ID set) each stage becomes a child of that run rather
+    than writing into it, so stages cannot clash over immutable params.
+    """
+    mlflow = _mlflow()
+    setup(experiment)
+    if kind not in KINDS:
+        raise ValueError(f"unknown run kind {kind!r}")
+    outer = os.environ.pop("MLFLOW_RUN_ID", None)
+    if parent_run_id is None and outer and outer != run_id:
+        parent_run_id = outer
+    try:
+        run = mlflow.start_run(
+            run_id=run_id,
+            run_name=run_name if run_id is None else None,
+            parent_run_id=parent_run_id if run_id is None else None,
+            nested=parent_run_id is not None or mlflow.active_run() is not None,
+        )
+    finally:
+        if outer is not None:
+            os.environ["MLFLOW_RUN_ID"] = outer
+    status = "FAILED"
+    try:
+        all_tags = {KIND: kind, **dep_tags(deps), **(tags or {})}
+        git = git_state()
+        if git:
+            all_tags.update({"rftlab.git_commit": git["commit"], "rftlab.git_dirty": str(git["dirty"]).lower()})
+            all_tags.setdefault("mlflow.source.git.commit", git["commit"])
+            if git["diff"]:
+                mlflow.log_text(git["diff"], "git/diff.patch")
+        mlflow.set_tags(all_tags)
+        if params:
+            log_params(params)
+        yield run
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        mlflow.end_run(status=status)
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params -> dotted keys, the way MLflow shows them side by side."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    mlflow = _mlflow()
+    flat = {k: ("" if v is None else str(v))[:6000] for k, v in flatten(params).items()}
+    items = list(flat.items())
+    for i in range(0, len(items), 100):
+        mlflow.log_params(dict(items[i : i + 100]))
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    clean = {k: float(v) for k, v in metrics.items() if v is not None}
+    if clean:
+        _mlflow().log_metrics(clean, step=step)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    _mlflow().set_tags({k: str(v) for k, v in tags.items()})
+
+
+def log_artifact(path: str | os.PathLike, artifact_path: str | None = None) -> None:
+    _mlflow().log_artifact(str(path), artifact_path=artifact_path)
+
+
+def log_dict(obj: Any, artifact_file: str) -> None:
+    _mlflow().log_dict(obj, artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    _mlflow().log_text(text, artifact_file)
+
+
+def log_figure(fig: Any, artifact_file: str) -> None:
+    _mlflow().log_figure(fig, artifact_file)
+
+
+def log_table(data: Any, artifact_file: str) -> None:
+    _mlflow().log_table(data=data, artifact_file=artifact_file)
+
+
+def log_input_file(path: str | os.PathLike, *, name: str | None = None, context: str = "input") -> str:
+    """Log a file as an MLflow dataset whose digest is the file's MD5; returns the digest."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    p = Path(path).resolve()
+    digest = path_md5(p)
+    source = resolve_dataset_source(str(p))
+    dataset = MetaDataset(source=source, name=name or p.name, digest=digest[:32])
+    _mlflow().log_input(dataset, context=context)
+    return digest
+
+
+def find_runs(tag: str, value: str, *, experiment: str | None = None) -> list[Any]:
+    """Runs of the experiment whose `tag` equals `value`, newest first."""
+    mlflow = _mlflow()
+    exp_id = setup(experiment)
+    safe = value.replace("'", "\\'")
+    return mlflow.search_runs(
+        experiment_ids=[exp_id],
+        filter_string=f"tags.`{tag}` = '{safe}'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+
+
+def close_orphans(tag: str, value: str, status: str = "KILLED") -> int:
+    """End runs left RUNNING by a killed process (found by tag); returns how many."""
+    client = _mlflow().MlflowClient()
+    n = 0
+    for run in find_runs(tag, value):
+        if run.info.status == "RUNNING":
+            client.set_terminated(run.info.run_id, status=status)
+            n += 1
+    return n
+
+
+def active_run_id() -> str | None:
+    run = _mlflow().active_run()
+    return run.info.run_id if run else None

@@ -1,0 +1,67 @@
+"""Test session: fake AWS credentials, a private MLflow store, shared-corpus and PostgreSQL gates."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpora" / "aozora12.jsonl"
+
+
+def pytest_configure(config):
+    # Never let a test reach a real AWS endpoint or a user's MLflow store.
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+        "GIT_PYTHON_REFRESH": "quiet",
+    }.items():
+        os.environ[key] = value
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("MLFLOW_RUN_ID", None)
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory):
+    """One sqlite MLflow store for the whole session (creating one costs seconds)."""
+    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{path}"
+    return os.environ["MLFLOW_TRACKING_URI"]
+
+
+@pytest.fixture
+def corpus_path() -> Path:
+    if not CORPUS.exists():
+        pytest.skip(f"shared corpus not found at {CORPUS} (it ships beside the repo, not in it)")
+    return CORPUS
+
+
+def _postgres_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """SQLAlchemy URL of the local PostgreSQL `test` database; required when CI=true."""
+    if not _postgres_up():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required in CI but is not reachable")
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 not reachable")
+    user = os.environ.get("PGUSER", "postgres")
+    return f"postgresql+psycopg2://{user}@127.0.0.1:5432/test"
