@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -116,9 +117,10 @@ def stage_run(
             parent_run_id=parent_run_id if run_id is None else None,
             nested=parent_run_id is not None or mlflow.active_run() is not None,
         )
-    finally:
+    except BaseException:
         if outer is not None:
             os.environ["MLFLOW_RUN_ID"] = outer
+        raise
     status = "FAILED"
     try:
         all_tags = {KIND: kind, **dep_tags(deps), **(tags or {})}
@@ -138,6 +140,8 @@ def stage_run(
         raise
     finally:
         mlflow.end_run(status=status)
+        if outer is not None:  # end_run unsets MLFLOW_RUN_ID; later stages in this process need it
+            os.environ["MLFLOW_RUN_ID"] = outer
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -197,7 +201,9 @@ def log_input_file(path: str | os.PathLike, *, name: str | None = None, context:
 
     p = Path(path).resolve()
     digest = path_md5(p)
-    source = resolve_dataset_source(str(p))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(str(p))
     dataset = MetaDataset(source=source, name=name or p.name, digest=digest[:32])
     _mlflow().log_input(dataset, context=context)
     return digest

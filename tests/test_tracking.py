@@ -1,0 +1,80 @@
+"""The tracking layer: kind tags, git state, dataset digests, no run left RUNNING."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from rftlab import tracking
+from rftlab.io import file_md5
+
+
+def _run(run_id):
+    return mlflow.MlflowClient().get_run(run_id)
+
+
+def test_stage_run_records_kind_git_and_deps(tmp_path):
+    dep = tmp_path / "input.jsonl"
+    dep.write_text('{"id": "1", "user": "U", "text": "x"}\n', encoding="utf-8")
+    with tracking.stage_run("ingest", params={"a": {"b": 1}}, deps={"input": dep}) as run:
+        tracking.log_metrics({"kept": 3})
+        digest = tracking.log_input_file(dep, name="messages")
+    got = _run(run.info.run_id)
+    assert got.info.status == "FINISHED"
+    assert got.data.tags[tracking.KIND] == "ingest"
+    assert got.data.tags["dvc.dep.input"] == file_md5(dep) == digest
+    assert got.data.params["a.b"] == "1"
+    assert got.data.metrics["kept"] == 3
+    assert "rftlab.git_commit" in got.data.tags
+    assert got.data.tags["rftlab.git_dirty"] in {"true", "false"}
+    inputs = got.inputs.dataset_inputs
+    assert inputs and inputs[0].dataset.name == "messages" and inputs[0].dataset.digest == digest[:32]
+
+
+def test_failed_stage_ends_failed_not_running():
+    with pytest.raises(RuntimeError):
+        with tracking.stage_run("profile") as run:
+            raise RuntimeError("boom")
+    assert _run(run.info.run_id).info.status == "FAILED"
+    assert mlflow.active_run() is None
+
+
+def test_interrupted_stage_ends_killed():
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.stage_run("profile") as run:
+            raise KeyboardInterrupt
+    assert _run(run.info.run_id).info.status == "KILLED"
+
+
+def test_under_mlflow_run_stages_become_children(monkeypatch):
+    tracking.setup()
+    outer = mlflow.start_run()
+    outer_id = outer.info.run_id
+    mlflow.end_run()
+    monkeypatch.setenv("MLFLOW_RUN_ID", outer_id)
+    with tracking.stage_run("ingest") as run:
+        pass
+    import os
+
+    assert os.environ["MLFLOW_RUN_ID"] == outer_id
+    child = _run(run.info.run_id)
+    assert child.info.run_id != outer_id
+    assert child.data.tags["mlflow.parentRunId"] == outer_id
+
+
+def test_find_runs_and_close_orphans():
+    tracking.setup()
+    run = mlflow.start_run(tags={tracking.JOB_ID: "job-orphan-1"})
+    # Simulate a killed process: the run stays RUNNING in the store.
+    mlflow.end_run(status="RUNNING")
+    assert [r.info.run_id for r in tracking.find_runs(tracking.JOB_ID, "job-orphan-1")] == [run.info.run_id]
+    assert tracking.close_orphans(tracking.JOB_ID, "job-orphan-1") == 1
+    assert _run(run.info.run_id).info.status == "KILLED"
+    assert tracking.close_orphans(tracking.JOB_ID, "job-orphan-1") == 0
+
+
+def test_tracking_uri_defaults_to_project_sqlite(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    (tmp_path / "params.yaml").write_text("{}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert tracking.tracking_uri() == f"sqlite:///{(tmp_path / 'mlflow.db').resolve().as_posix()}"
