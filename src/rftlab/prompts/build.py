@@ -1,0 +1,207 @@
+"""Build the RFT prompt set from a messages file: prompts colleagues wrote, answered by the target.
+
+Core (`build_prompt_set`) is pure: messages in, records + accounting out. `run_build` is
+the I/O edge used by `rftlab prompts build` (the DVC stage `prompts`).
+
+A record (DESIGN / interfaces): {"messages": [system?, user], "reference_answer",
+"channel", "thread_ts", "prompt_user", "id", "source"} where `id` is the prompt message's
+id and `source` is thread | channel | template | paraphrase. Filters, in order, each
+counted under `dropped`: empty_reference, pii (raw e-mail/phone/secret left, or a message
+flagged by ingest), too_short / too_long (`min_chars`/`max_chars` on the prompt message,
+stripped), over_max_prompt_length (system + prompt estimated tokens above
+`rft.hyperparameters.maxPromptLength`, so every output passes `prompts validate`),
+duplicate (normalised prompt text: NFKC, whitespace, case; the earliest answer is kept).
+The system message is `system_prompt` and/or the channel purpose (`use_channel_purpose`,
+read from the message field `channel_purpose` or `purpose`), joined by a blank line.
+Thread context (`context_tokens` > 0): the latest earlier messages of the thread as
+"name: text" lines, within the smaller of the budget and the room left under
+maxPromptLength, then a blank line, then the prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rftlab.config import PromptsParams
+from rftlab.prompts.augment import augment
+from rftlab.prompts.pairs import Pair, find_pairs, render_context
+from rftlab.prompts.split import split_by_unit
+from rftlab.prompts.text import estimate_tokens, normalize, pii_flagged, pii_found
+
+log = logging.getLogger(__name__)
+
+REASONS = ("empty_reference", "pii", "too_short", "too_long", "over_max_prompt_length", "duplicate")
+
+
+@dataclass
+class PromptSet:
+    train: list[dict]
+    val: list[dict]
+    messages: int
+    pairs: Counter = field(default_factory=Counter)  # by source
+    dropped: Counter = field(default_factory=Counter)  # by reason
+    augmented: dict[str, int] = field(default_factory=dict)
+
+
+def system_message(pair: Pair, cfg: PromptsParams) -> str | None:
+    parts = [cfg.system_prompt or ""]
+    if cfg.use_channel_purpose:
+        parts.append(str(pair.prompt.get("channel_purpose") or pair.prompt.get("purpose") or ""))
+    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
+    return text or None
+
+
+def text_problem(text: str, cfg: PromptsParams, max_prompt_length: int, system: str | None = None) -> str | None:
+    """Why a prompt text cannot be used (a REASONS entry), or None. Shared with augmentation."""
+    if pii_found(text):
+        return "pii"
+    n = len(text.strip())
+    if n < cfg.min_chars:
+        return "too_short"
+    if n > cfg.max_chars:
+        return "too_long"
+    if estimate_tokens(system or "") + estimate_tokens(text) > max_prompt_length:
+        return "over_max_prompt_length"
+    return None
+
+
+def make_record(pair: Pair, cfg: PromptsParams, max_prompt_length: int) -> tuple[dict | None, str | None]:
+    """One pair -> (record, None) or (None, reason)."""
+    prompt = str(pair.prompt.get("text") or "").strip()
+    reference = str(pair.reply.get("text") or "").strip()
+    if not reference:
+        return None, "empty_reference"
+    if pii_flagged(pair.prompt) or pii_flagged(pair.reply) or pii_found(reference):
+        return None, "pii"
+    system = system_message(pair, cfg)
+    if reason := text_problem(prompt, cfg, max_prompt_length, system):
+        return None, reason
+    content = prompt
+    room = max_prompt_length - estimate_tokens(system or "") - estimate_tokens(prompt) - 2
+    budget = min(cfg.context_tokens, room)
+    if budget > 0 and pair.context:
+        clean = tuple(m for m in pair.context if not pii_flagged(m) and not pii_found(str(m.get("text") or "")))
+        lines = render_context(clean, budget)
+        if lines:
+            content = "\n".join(lines) + "\n\n" + prompt
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
+    record = {
+        "messages": messages,
+        "reference_answer": reference,
+        "channel": pair.channel,
+        "thread_ts": pair.thread_ts,
+        "prompt_user": str(pair.prompt["user"]),
+        "id": str(pair.prompt["id"]),
+        "source": pair.source,
+    }
+    return record, None
+
+
+def build_prompt_set(
+    messages: list[dict],
+    author: str,
+    cfg: PromptsParams,
+    *,
+    max_prompt_length: int,
+    paraphrase: Any = None,
+) -> PromptSet:
+    """Pairs -> filtered, deduplicated records -> thread/time split -> optional augmentation."""
+    pairs = find_pairs(messages, author, reply_window_min=cfg.reply_window_min)
+    out = PromptSet(train=[], val=[], messages=len(messages), pairs=Counter(p.source for p in pairs))
+    kept: list[tuple[dict, float | None]] = []
+    seen: set[str] = set()
+    for pair in pairs:
+        record, reason = make_record(pair, cfg, max_prompt_length)
+        if record is not None:
+            key = normalize(str(pair.prompt.get("text") or ""))
+            if key in seen:
+                record, reason = None, "duplicate"
+            else:
+                seen.add(key)
+        if record is None:
+            out.dropped[reason] += 1
+            continue
+        kept.append((record, pair.time))
+    train, val = split_by_unit(
+        kept,
+        unit=lambda rt: (rt[0]["channel"], rt[0]["thread_ts"]),
+        time=lambda rt: rt[1],
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+    )
+    out.train, out.val = [r for r, _ in train], [r for r, _ in val]
+
+    def accept(text: str) -> str | None:
+        if reason := text_problem(text, cfg, max_prompt_length):
+            return reason
+        return "duplicate" if normalize(text) in seen else None
+
+    a = cfg.augment
+    extra, out.augmented = augment(
+        out.train, min_count=a.min_count, templates=a.templates, seed=cfg.seed, paraphrase=paraphrase, accept=accept
+    )
+    out.train.extend(extra)
+    return out
+
+
+def paraphraser_for(cfg: PromptsParams) -> Any:
+    """The Bedrock paraphraser when enabled AND credentials exist, else None (logged)."""
+    from rftlab.prompts.augment import bedrock_paraphraser, credentials_available
+
+    a = cfg.augment
+    if not a.bedrock_paraphrase or a.min_count <= 0:
+        return None
+    if not credentials_available():
+        log.warning("augment.bedrock_paraphrase is true but no AWS credentials were found: skipping paraphrases")
+        return None
+    return bedrock_paraphraser(a.paraphrase_model_id, a.region)
+
+
+def run_build(
+    messages_path: Path,
+    author: str,
+    out_dir: Path,
+    *,
+    cfg: PromptsParams,
+    max_prompt_length: int,
+    metrics_path: Path,
+    plots_dir: Path,
+    track: bool = True,
+) -> dict:
+    """Read messages, build, write train/val + metrics + plots atomically, log one MLflow run."""
+    from rftlab.io import read_messages
+    from rftlab.prompts import report
+
+    messages = read_messages(messages_path)
+    if not any(m["user"] == author for m in messages):
+        from rftlab.errors import InputError
+
+        raise InputError(f"{messages_path}: no message by author {author!r} (check --author / profile.author)")
+    result = build_prompt_set(
+        messages, author, cfg, max_prompt_length=max_prompt_length, paraphrase=paraphraser_for(cfg)
+    )
+    if not result.train:
+        from rftlab.errors import InputError
+
+        raise InputError(
+            f"{messages_path}: no usable prompts ({sum(result.pairs.values())} replies by {author} found, "
+            f"dropped: {dict(result.dropped) or 'none'}); replies need thread_ts or ts + channel"
+        )
+    train_path, val_path = out_dir / "train.jsonl", out_dir / "val.jsonl"
+    report.write_records(train_path, result.train)
+    report.write_records(val_path, result.val)
+    metrics = report.metrics(result)
+    plot_files = report.write_plots(result, plots_dir)
+    from rftlab.io import write_json
+
+    write_json(metrics_path, metrics)
+    if track:
+        report.log_run(
+            result, metrics, cfg=cfg, author=author, max_prompt_length=max_prompt_length,
+            messages_path=messages_path, train_path=train_path, val_path=val_path, plot_files=plot_files,
+        )
+    return metrics

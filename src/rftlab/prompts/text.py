@@ -1,0 +1,68 @@
+"""Text helpers shared by build and validate: token estimate, normalisation, PII patterns.
+
+Token estimate (no tokenizer is available offline, and Bedrock's is not public):
+each CJK character (kana, kanji, CJK punctuation, full-width forms) counts as one token,
+and the remaining text counts words / 0.75 (rounded up), the usual ratio for latin text.
+It overestimates slightly for Japanese on most BPE vocabularies, which is the safe side
+for a `maxPromptLength` check.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+_CJK = re.compile(
+    "[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\uff00-\uffef]"
+)
+_SPACE = re.compile(r"\s+")
+
+# Raw personal data the ingest scrubber should have replaced with a marker.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[ -]?)?\(?0?\d{1,4}\)?[ -]\d{2,4}[ -]\d{3,4}(?![\w.])|(?<!\d)0[789]0\d{8}(?!\d)")
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimated tokens: 1 per CJK character + ceil(latin words / 0.75)."""
+    if not text:
+        return 0
+    cjk = len(_CJK.findall(text))
+    words = len(_CJK.sub(" ", text).split())
+    return cjk + math.ceil(words / 0.75)
+
+
+def normalize(text: str) -> str:
+    """The dedupe key: NFKC, whitespace collapsed, case-folded."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def pii_found(text: str) -> str | None:
+    """Kind of the first raw PII left in `text` ('email', 'phone', 'secret'), else None.
+
+    Checks the ingest scrubber's own patterns (anything it would still replace) and a
+    second, independent pair of e-mail/phone patterns on the NFKC form.
+    """
+    try:
+        from rftlab.slack.pii import scrub
+    except ImportError:  # the scrubber is optional for hand-made message files
+        scrub = None
+    if scrub is not None:
+        _, counts = scrub(text)
+        if counts:
+            return sorted(counts)[0]
+    flat = unicodedata.normalize("NFKC", text)
+    if _EMAIL.search(flat):
+        return "email"
+    if _PHONE.search(flat):
+        return "phone"
+    return None
+
+
+# Flags an ingest may set on a message whose PII it detected but could not clean.
+PII_FLAGS = ("pii_unclean", "pii_flags", "pii_residual")
+
+
+def pii_flagged(message: dict) -> bool:
+    return any(bool(message.get(k)) for k in PII_FLAGS)

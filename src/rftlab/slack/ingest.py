@@ -1,0 +1,293 @@
+"""Slack export -> messages file (DESIGN §3) + ingest report. Streams one day file at a time.
+
+Keeps what a person wrote (no subtype, thread_broadcast, me_message, file_share with
+text); drops bots, system events (joins, topic changes ...), tombstones and deleted or
+hidden records, each counted under its reason. Thread structure survives: `thread_ts`,
+`is_reply` and `parent_user` (from `parent_user_id`, else from the parent seen earlier
+in the same conversation: a small per-conversation map of thread parents only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rftlab.config import IngestParams
+from rftlab.errors import InputError
+from rftlab.io import atomic_open, write_json
+from rftlab.slack.export import Conversation, SlackExport, bot_user_ids, user_names
+from rftlab.slack.normalize import Normalizer
+from rftlab.slack.pii import KINDS, scrub
+
+log = logging.getLogger(__name__)
+
+KEEP_SUBTYPES = {None, "", "thread_broadcast", "reply_broadcast", "me_message", "file_share"}
+DROP_ALWAYS = {"tombstone": "tombstone", "message_deleted": "deleted", "bot_message": "bot"}
+
+
+class Report:
+    """Counts by user, channel and drop reason; JSON of numbers only (a DVC metrics file)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.kept = 0
+        self.dropped: Counter = Counter()
+        self.users: dict[str, Counter] = defaultdict(Counter)
+        self.channels: dict[str, Counter] = defaultdict(Counter)
+        self.pii: Counter = Counter({k: 0 for k in KINDS})
+        self.messages_with_pii = 0
+        self.edited = 0
+        self.replies = 0
+        self.day_files = 0
+        self.skipped: dict[str, str] = {}
+        self.channels_filtered = 0
+
+    def keep(self, user: str, channel: str) -> None:
+        self.kept += 1
+        self.users[user]["kept"] += 1
+        self.channels[channel]["kept"] += 1
+
+    def drop(self, reason: str, user: str | None, channel: str) -> None:
+        self.dropped[reason] += 1
+        self.channels[channel][f"dropped_{reason}"] += 1
+        if user:
+            self.users[user][f"dropped_{reason}"] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        def block(c: Counter) -> dict[str, int]:
+            d = {k: int(v) for k, v in sorted(c.items())}
+            d.setdefault("kept", 0)
+            d["dropped"] = sum(v for k, v in c.items() if k.startswith("dropped_"))
+            return d
+
+        return {
+            "records": self.records,
+            "messages_kept": self.kept,
+            "messages_dropped": sum(self.dropped.values()),
+            "dropped_by_reason": dict(sorted(self.dropped.items())),
+            "replies": self.replies,
+            "edited": self.edited,
+            "users_kept": sum(1 for c in self.users.values() if c["kept"]),
+            "channels_kept": sum(1 for c in self.channels.values() if c["kept"]),
+            "day_files": self.day_files,
+            "channels_filtered_out": self.channels_filtered,
+            "pii_scrubbed": dict(sorted(self.pii.items())),
+            "messages_with_pii": self.messages_with_pii,
+            "skipped_files": len(self.skipped),
+            "skipped": {path: 1 for path in sorted(self.skipped)},
+            "per_user": {u: block(c) for u, c in sorted(self.users.items())},
+            "per_channel": {ch: block(c) for ch, c in sorted(self.channels.items())},
+        }
+
+
+def _drop_reason(rec: dict, bots: set[str]) -> str | None:
+    """Why a record is not a human message (None = keep)."""
+    subtype = rec.get("subtype")
+    if subtype in DROP_ALWAYS:
+        return DROP_ALWAYS[subtype]
+    if rec.get("bot_id") or rec.get("user") in bots:
+        return "bot"
+    if rec.get("hidden"):
+        return "hidden"
+    if subtype not in KEEP_SUBTYPES:
+        return str(subtype)
+    if rec.get("type", "message") != "message":
+        return "not_message"
+    if not rec.get("user"):
+        return "no_user"
+    return None
+
+
+def _apply_edits(records: list) -> list[dict]:
+    """Fold `message_changed` records into the message they edit (or stand them in for it)."""
+    edits: dict[str, dict] = {}
+    for rec in records:
+        if isinstance(rec, dict) and rec.get("subtype") == "message_changed" and isinstance(rec.get("message"), dict):
+            new = dict(rec["message"])
+            new.setdefault("ts", rec.get("ts"))
+            new["edited"] = new.get("edited") or {"ts": rec.get("ts")}
+            edits[str(new["ts"])] = new
+    if not edits:
+        return records
+    out = []
+    for rec in records:
+        if isinstance(rec, dict) and rec.get("subtype") == "message_changed":
+            continue
+        if isinstance(rec, dict) and str(rec.get("ts")) in edits:
+            rec = {**rec, **edits.pop(str(rec.get("ts")))}
+        out.append(rec)
+    return out + sorted(edits.values(), key=lambda r: str(r.get("ts")))
+
+
+class Ingestor:
+    """Turns one export into message rows, filling a Report as it goes."""
+
+    def __init__(self, export: SlackExport, params: IngestParams, on_error: str | None = None):
+        self.export = export
+        self.params = params
+        self.on_error = on_error or params.on_error
+        self.names = user_names(export.users)
+        self.bots = bot_user_ids(export.users)
+        channel_names = {c.id: c.name for c in export.conversations}
+        self.normalize = Normalizer(self.names, channel_names, drop_code_blocks=params.drop_code_blocks)
+        self.report = Report()
+        self.wanted_channels = set(params.channels)
+        self.wanted_users = set(params.users)
+        self.date_from = params.date_from.isoformat() if params.date_from else None
+        self.date_to = params.date_to.isoformat() if params.date_to else None
+
+    def rows(self) -> Iterator[dict]:
+        for conv in self.export.conversations:
+            if self.wanted_channels and not ({conv.name, conv.id, conv.folder} & self.wanted_channels):
+                self.report.channels_filtered += 1
+                continue
+            parents: dict[str, str] = {}  # thread ts -> parent's author, this conversation only
+            for rel, date in self.export.iter_days(conv):
+                try:
+                    records = self.export.read_day(rel)
+                except InputError as exc:
+                    if self.on_error != "skip":
+                        raise
+                    log.warning("skipping %s", exc)
+                    self.report.skipped[rel] = str(exc)
+                    continue
+                self.report.day_files += 1
+                for rec in _apply_edits(records):
+                    row = self._row(rec, conv, date, parents)
+                    if row is not None:
+                        yield row
+
+    def _row(self, rec: Any, conv: Conversation, date: str, parents: dict[str, str]) -> dict | None:
+        rep, channel = self.report, conv.name
+        rep.records += 1
+        if not isinstance(rec, dict):
+            rep.drop("malformed", None, channel)
+            return None
+        user = rec.get("user")
+        user = str(user) if user else None
+        ts = str(rec.get("ts") or "")
+        thread_ts = rec.get("thread_ts")
+        thread_ts = str(thread_ts) if thread_ts else None
+        if user and thread_ts and thread_ts == ts:
+            parents[ts] = user
+        reason = _drop_reason(rec, self.bots)
+        if reason is None and not ts:
+            reason = "no_ts"
+        if reason is None and not isinstance(rec.get("text", ""), str):
+            reason = "malformed"
+        if reason is None and self.wanted_users and user not in self.wanted_users:
+            reason = "user_filter"
+        if reason is None and ((self.date_from and date < self.date_from) or (self.date_to and date > self.date_to)):
+            reason = "date_range"
+        if reason is not None:
+            rep.drop(reason, user, channel)
+            return None
+        text = self.normalize(rec.get("text") or "")
+        if self.params.scrub_pii:
+            text, found = scrub(text)
+            if found:
+                rep.pii.update(found)
+                rep.messages_with_pii += 1
+        if not text:
+            rep.drop("empty", user, channel)
+            return None
+        if len(text) < self.params.min_chars:
+            rep.drop("too_short", user, channel)
+            return None
+        is_reply = bool(thread_ts and thread_ts != ts)
+        parent_user = None
+        if is_reply:
+            parent_user = rec.get("parent_user_id") or parents.get(thread_ts)  # type: ignore[arg-type]
+            rep.replies += 1
+        if rec.get("edited"):
+            rep.edited += 1
+        rep.keep(user, channel)  # type: ignore[arg-type]
+        return {
+            "id": f"{channel}:{ts}",
+            "user": user,
+            "user_name": self.names.get(user, user),  # type: ignore[arg-type]
+            "text": text,
+            "ts": ts,
+            "date": date,
+            "channel": channel,
+            "channel_id": conv.id,
+            "thread_ts": thread_ts,
+            "is_reply": is_reply,
+            "parent_user": parent_user,
+            "group": f"{channel}:{thread_ts}" if thread_ts else f"{channel}:{date}",
+            "subtype": rec.get("subtype"),
+            "edited": bool(rec.get("edited")),
+        }
+
+
+def run_ingest(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    params: IngestParams,
+    report_path: str | os.PathLike | None = None,
+    on_error: str | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Stream an export into `out` (JSONL) and write the report; return the report. No MLflow here.
+
+    Both files appear only on success (the report is renamed into place just before the
+    messages file). `errors`, when given, receives {skipped day file: error message}.
+    """
+    source = Path(source)
+    with SlackExport(source) as export:
+        ingestor = Ingestor(export, params, on_error)
+        with atomic_open(out) as fh:
+            for row in ingestor.rows():
+                fh.write(json.dumps(row, ensure_ascii=False))
+                fh.write("\n")
+            report = ingestor.report.to_dict()
+            if report["messages_kept"] == 0:
+                why = "no human messages" if report["records"] else "no messages"
+                raise InputError(f"{export.label}: empty export ({why} after filtering; {report['day_files']} day files read)")
+            if report_path:
+                write_json(report_path, report)
+        if errors is not None:
+            errors.update(ingestor.report.skipped)
+    return report
+
+
+def stage_params(params: IngestParams, on_error: str | None) -> dict[str, Any]:
+    d = params.model_dump(mode="json")
+    d["on_error"] = on_error or params.on_error
+    return d
+
+
+def ingest_stage(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    params: IngestParams,
+    report_path: str | os.PathLike | None = None,
+    on_error: str | None = None,
+) -> dict[str, Any]:
+    """`run_ingest` inside an MLflow run: params, counts as metrics, export as input dataset."""
+    from rftlab import tracking
+
+    with tracking.stage_run("ingest", params=stage_params(params, on_error), deps={"export": source}):
+        tracking.log_input_file(source, name=Path(source).name, context="export")
+        started = dt.datetime.now(dt.timezone.utc)
+        errors: dict[str, str] = {}
+        report = run_ingest(source, out, params=params, report_path=report_path, on_error=on_error, errors=errors)
+        seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+        metrics = {k: v for k, v in report.items() if isinstance(v, (int, float))}
+        metrics.update({f"pii_{k}": v for k, v in report["pii_scrubbed"].items()})
+        metrics.update({f"dropped_{k}": v for k, v in report["dropped_by_reason"].items()})
+        metrics["seconds"] = seconds
+        metrics["messages_per_s"] = report["records"] / seconds if seconds > 0 else 0.0
+        tracking.log_metrics(metrics)
+        tracking.log_dict(report, "ingest_report.json")
+        if errors:
+            tracking.log_text("\n".join(errors.values()) + "\n", "skipped_files.txt")
+    return report
