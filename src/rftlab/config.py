@@ -80,6 +80,8 @@ class CheckParams(Section):
     max_gaming_quantile: float = Field(0.5, ge=0, le=1)
     min_group_spread: float = Field(0.02, ge=0)
     min_reference_top_decile: float = Field(0.5, ge=0, le=1)
+    folds: int = Field(5, ge=2, le=20)   # held-out folds (same split rules as calibrate)
+    seed: int = 0
 
 
 class AugmentParams(Section):
@@ -87,6 +89,15 @@ class AugmentParams(Section):
     templates: list[str] = []
     bedrock_paraphrase: bool = False
     paraphrase_model_id: str = "amazon.nova-2-lite-v1:0"
+    region: str = "us-east-1"
+
+    @field_validator("templates")
+    @classmethod
+    def _has_slot(cls, value: list[str]) -> list[str]:
+        for i, t in enumerate(value):
+            if "{prompt}" not in t:
+                raise ValueError(f"templates[{i}] must contain {{prompt}}, got {t!r}")
+        return value
 
 
 class PromptsParams(Section):
@@ -157,6 +168,8 @@ class LocalBackendParams(Section):
     hourly_usd: float = Field(0.0, ge=0)
     beta: float = Field(0.04, ge=0)
     temperature: float = Field(1.0, gt=0)
+    per_device_max: int = Field(8, ge=1)     # completions per forward pass (batchSize -> grad accumulation)
+    val_prompts: int = Field(64, ge=1)       # validation prompts scored every evalInterval steps
     lora: LoraParams = LoraParams()
 
 
@@ -168,13 +181,16 @@ class BedrockBackendParams(Section):
     prefix: str = "rftlab"
     kms_key_id: str | None = None
     lambda_function: str = "rftlab-grader"
+    lambda_role_arn: str | None = None
     lambda_timeout_s: int = Field(300, ge=60, le=900)
     lambda_memory_mb: int = Field(2048, ge=128, le=10240)
     ecr_repository: str = "rftlab-grader"
     image_uri: str | None = None
     stop_on_budget: bool = True
     poll_s: float = Field(60.0, gt=0)
+    poll_max_s: float = Field(600.0, gt=0)
     deployment_name: str | None = None
+    build_context: Path = Path("build/grader-lambda")
 
 
 class PriceParams(Section):
@@ -185,6 +201,10 @@ class PriceParams(Section):
     lambda_usd_per_request: float = Field(0.0000002, ge=0)
     inference_usd_per_1k_input_tokens: float = Field(0.0003, ge=0)
     inference_usd_per_1k_output_tokens: float = Field(0.0025, ge=0)
+    training_tokens_per_hour: float = Field(2_000_000, gt=0)
+    training_overhead_hours: float = Field(0.5, ge=0)
+    lambda_avg_duration_s: float = Field(0.5, ge=0)
+    chars_per_token: float = Field(1.0, gt=0)
 
 
 class RftParams(Section):
@@ -215,6 +235,7 @@ class EvaluateParams(Section):
     seed: int = 0
     bootstrap: int = Field(1000, ge=100)
     spot_check_per_user: int = Field(3, ge=0)
+    bedrock_base_model_id: str | None = None  # Converse id for the base side (default: the job's base model)
     judge: JudgeParams = JudgeParams()
 
 

@@ -1,0 +1,60 @@
+"""Per-job evaluation report (Markdown): headline metrics, the plots, a few side-by-side samples.
+
+Written by the `evaluate` stage next to its DVC outputs so `dvc repro` ends with a readable
+file; `rftlab compare --report` is the cross-job view.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+HEADLINE = (
+    ("base mean score", "eval/base_mean"), ("tuned mean score", "eval/tuned_mean"),
+    ("uplift %", "eval/uplift_pct"), ("uplift 95% CI low", "eval/uplift_ci_low"),
+    ("uplift 95% CI high", "eval/uplift_ci_high"), ("win rate (ties half)", "eval/win_rate"),
+    ("judge base mean", "eval/judge_base_mean"), ("judge tuned mean", "eval/judge_tuned_mean"),
+    ("tokens", "eval/tokens_total"), ("inference cost USD (estimate)", "eval/inference_cost_usd"),
+    ("prompts", "eval/prompts"),
+)
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _cell(text: Any, width: int = 80) -> str:
+    flat = " ".join(str(text).split()).replace("|", "\\|")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def render(job: dict, result: dict, table: dict[str, list], images: list[Path], report: Path, *, examples: int = 8) -> str:
+    rel = lambda p: Path(os.path.relpath(Path(p).absolute(), report.absolute().parent)).as_posix()  # noqa: E731
+    out = [f"# Evaluation of {job['job_id']}", "",
+           f"Backend `{job['backend']}`, MLflow run `{job['run_id']}`, grader `{job.get('grader_version') or '?'}`.", "",
+           "| metric | value |", "|---|---|"]
+    out += [f"| {label} | {_fmt(result.get(key))} |" for label, key in HEADLINE if result.get(key) is not None]
+    comps = sorted({k.split("/", 2)[2] for k in result if k.startswith(("eval/base/", "eval/tuned/"))})
+    if comps:
+        out += ["", "## Grader components (mean)", "", "| component | base | tuned |", "|---|---|---|"]
+        out += [f"| {c} | {_fmt(result.get(f'eval/base/{c}'))} | {_fmt(result.get(f'eval/tuned/{c}'))} |" for c in comps]
+    for p in images:
+        out += ["", f"![{p.stem}]({rel(p)})"]
+    n = min(examples, len(table.get("prompt", [])))
+    if n:
+        out += ["", f"## First {n} samples side by side", "",
+                "| prompt | base | score | tuned | score |", "|---|---|---|---|---|"]
+        for i in range(n):
+            out.append(f"| {_cell(table['prompt'][i], 60)} | {_cell(table['base'][i])} | {table['base_score'][i]:.3f} "
+                       f"| {_cell(table['tuned'][i])} | {table['tuned_score'][i]:.3f} |")
+    return "\n".join(out) + "\n"
+
+
+def write(path: str | Path, job: dict, result: dict, table: dict[str, list], images: list[Path]) -> Path:
+    from rftlab.io import atomic_open
+
+    path = Path(path)
+    with atomic_open(path) as fh:
+        fh.write(render(job, result, table, images, path))
+    return path

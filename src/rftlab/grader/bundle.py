@@ -1,0 +1,94 @@
+"""Grader bundle: profile + weights + a content-hash version; the deployable unit.
+
+Light on purpose (json + hashlib + scoring): the Lambda handler imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rftlab.errors import InputError
+from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine, components
+from rftlab.style.features import extract
+
+BUNDLE_SCHEMA = 1
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def grader_version(profile: Mapping[str, Any], weights: Mapping[str, float]) -> str:
+    """"g-" + sha256[:12] over canonical JSON of profile and weights (meta excluded)."""
+    digest = hashlib.sha256(_canonical({"profile": profile, "weights": dict(weights)})).hexdigest()
+    return "g-" + digest[:12]
+
+
+def make_bundle(profile: Mapping[str, Any], weights: Mapping[str, float] | None = None,
+                meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A bundle dict; missing weights are filled from DEFAULT_WEIGHTS so the version is complete."""
+    full = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in (weights or {}).items()}}
+    return {
+        "bundle_schema": BUNDLE_SCHEMA,
+        "version": grader_version(profile, full),
+        "weights": full,
+        "profile": dict(profile),
+        "meta": dict(meta or {}),
+    }
+
+
+def write_bundle(path: str | os.PathLike, bundle: Mapping[str, Any]) -> None:
+    from rftlab.io import write_json
+
+    write_json(path, dict(bundle), indent=None)
+
+
+class Grader:
+    """A loaded grader: the one object every scorer (Lambda, CLI, trainer, evaluation) uses."""
+
+    def __init__(self, profile: Mapping[str, Any], weights: Mapping[str, float] | None = None,
+                 version: str | None = None, meta: Mapping[str, Any] | None = None) -> None:
+        self.profile = profile
+        self.weights = {**DEFAULT_WEIGHTS, **dict(weights or {})}
+        self.version = version or grader_version(profile, self.weights)
+        self.meta = dict(meta or {})
+
+    def score(self, text: Any, *, prompt: str | None = None, reference: Any = None) -> tuple[float, dict[str, float]]:
+        comps = components(extract(text, counts=False), self.profile, prompt=prompt,
+                           reference=reference if isinstance(reference, str) else None)
+        return combine(comps, self.weights), comps
+
+    def score_many(self, texts: Sequence[Any], *, prompts: Sequence[str | None] | None = None) -> list[tuple[float, dict[str, float]]]:
+        prompts = prompts if prompts is not None else [None] * len(texts)
+        return [self.score(t, prompt=p) for t, p in zip(texts, prompts)]
+
+
+def grader_from_obj(obj: Any, source: str = "grader") -> Grader:
+    """A Grader from a bundle dict or a bare profile dict (scored with DEFAULT_WEIGHTS)."""
+    if isinstance(obj, dict) and isinstance(obj.get("profile"), dict) and "weights" in obj:
+        if not isinstance(obj["weights"], dict):
+            raise InputError(f"{source}: bundle 'weights' must be an object")
+        profile, weights = obj["profile"], obj["weights"]
+        version = grader_version(profile, {**DEFAULT_WEIGHTS, **weights})
+        stored = obj.get("version")
+        if stored and stored != version:
+            raise InputError(f"{source}: bundle version {stored} does not match its content ({version}); was it edited?")
+        return Grader(profile, weights, version, obj.get("meta"))
+    if isinstance(obj, dict) and "schema_version" in obj and isinstance(obj.get("families"), dict):
+        return Grader(obj, None, None, {"bare_profile": True})
+    raise InputError(f"{source}: neither a grader bundle (profile + weights + version) nor a style profile")
+
+
+def load_grader(path: str | os.PathLike) -> Grader:
+    """Load a bundle or a bare profile from disk; anything else is a one-line InputError."""
+    from rftlab.io import read_json
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a grader bundle or style profile JSON file")
+    return grader_from_obj(read_json(path), str(path))

@@ -1,0 +1,141 @@
+"""CLI: `rftlab profile`, `rftlab score`, `rftlab invoke`, `rftlab grader package` (thin)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rftlab.errors import InputError, cli_errors
+
+
+def _stdin_or(path: Optional[Path]):
+    if path is None or str(path) == "-":
+        return sys.stdin
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    return open(path, encoding="utf-8")
+
+
+def _stdout_or(path: Optional[Path]):
+    if path is None or str(path) == "-":
+        return None
+    from rftlab.io import atomic_open
+
+    return atomic_open(path)
+
+
+def profile_cmd(
+    messages: Path = typer.Option(..., "--messages", "-m", help="Messages JSONL (id, user, text per line)."),
+    author: Optional[str] = typer.Option(None, "--author", "-a", help="Target user id; every other user is background. Default: params profile.author."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write style_profile.json."),
+    top_vocab: Optional[int] = typer.Option(None, help="Top words per part of speech kept for people to read. Default: params profile.top_vocab."),
+    min_count: Optional[int] = typer.Option(None, help="Drop features seen fewer times than this. Default: params profile.min_count."),
+    track: bool = typer.Option(True, "--track/--no-track", help="Log an MLflow run (kind `profile`)."),
+) -> None:
+    """Build the style profile: target vs background statistics per feature family.
+
+    Deterministic (same messages, same bytes). Also logs an MLflow run of kind `profile`
+    with the messages file as its input dataset and the profile's headline counts.
+    """
+    from rftlab.config import load_params
+    from rftlab.grader.stages import run_profile
+
+    p = load_params().profile
+    stats = run_profile(messages, author or p.author, out,
+                        top_vocab=top_vocab if top_vocab is not None else p.top_vocab,
+                        min_count=min_count if min_count is not None else p.min_count, track=track)
+    typer.echo(f"profile: {int(stats['target_messages'])} target vs {int(stats['background_messages'])} "
+               f"background messages -> {out}", err=True)
+
+
+def score_cmd(
+    grader: Path = typer.Option(..., "--grader", "-g", help="Grader bundle (grader.json) or a bare style profile (default weights)."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="texts.jsonl (default: stdin). Lines: {\"id\", \"text\"[, \"prompt\"]}."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="scores.jsonl (default: stdout)."),
+) -> None:
+    """Score texts: texts.jsonl on stdin -> scores.jsonl on stdout, same order.
+
+    Each output line is {"id", "score" in [0, 1], "components": {...}}.
+    """
+    from rftlab.grader.bundle import load_grader
+
+    g = load_grader(grader)
+    src = _stdin_or(input)
+    name = str(input) if input else "<stdin>"
+    lines = []
+    for lineno, raw in enumerate(src, start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{name}:{lineno}: invalid JSON: {exc.msg}") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise InputError(f"{name}:{lineno}: expected an object with a string 'text'")
+        prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else None
+        score, comps = g.score(row["text"], prompt=prompt)
+        lines.append(json.dumps({"id": row.get("id", lineno), "score": round(score, 6),
+                                 "components": {k: round(v, 6) for k, v in comps.items()}}, ensure_ascii=False))
+    text = "".join(line + "\n" for line in lines)
+    sink = _stdout_or(output)
+    if sink is None:
+        sys.stdout.write(text)
+    else:
+        with sink as fh:
+            fh.write(text)
+
+
+def invoke_cmd(
+    grader: Path = typer.Option(..., "--grader", "-g", help="Grader bundle (grader.json) or a bare style profile."),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="Bedrock grader payload JSON (default: stdin)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Response JSON (default: stdout)."),
+) -> None:
+    """Run the Lambda handler locally: Bedrock grader payload in, grader response out.
+
+    Exactly the code path the deployed Lambda runs (rftlab.grader.handler.handle).
+    """
+    from rftlab.grader.bundle import load_grader
+    from rftlab.grader.handler import handle
+
+    g = load_grader(grader)
+    raw = _stdin_or(input).read()
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{input or '<stdin>'}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    text = json.dumps(handle(payload, g), ensure_ascii=False) + "\n"
+    sink = _stdout_or(output)
+    if sink is None:
+        sys.stdout.write(text)
+    else:
+        with sink as fh:
+            fh.write(text)
+
+
+def package_cmd(
+    grader: Path = typer.Option(Path("data/grader/grader.json"), "--grader", "-g", help="Grader bundle to ship."),
+    out: Path = typer.Option(Path("build/grader-lambda"), "--out", "-o", help="Build-context folder to (re)create."),
+    fmt: str = typer.Option("image", "--format", help="image (Lambda container image) or zip (refused above 250 MB unzipped)."),
+) -> None:
+    """Write the grader's Lambda container-image build context and manifest.json.
+
+    The folder holds a Dockerfile (public.ecr.aws/lambda/python:3.11), requirements.txt,
+    the rftlab source, the bundle and manifest.json (grader version, installed size, files).
+    """
+    from rftlab.grader.package import package
+
+    manifest = package(grader, out, fmt=fmt)
+    typer.echo(f"grader {manifest['grader_version']}: build context {out} "
+               f"(~{manifest['installed_size']['total_mb']} MB installed)", err=True)
+
+
+def register(groups: dict) -> None:
+    app, grader_app = groups["app"], groups["grader"]
+    app.command("profile")(cli_errors(profile_cmd))
+    app.command("score")(cli_errors(score_cmd))
+    app.command("invoke")(cli_errors(invoke_cmd))
+    grader_app.command("package")(cli_errors(package_cmd))

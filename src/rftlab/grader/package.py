@@ -1,0 +1,131 @@
+"""`rftlab grader package`: the Lambda container-image build context for the grader.
+
+Layout of OUT: Dockerfile (AWS's Python 3.11 Lambda base image), requirements.txt (only
+what the handler imports), rftlab/ (package source), grader.json (the bundle) and
+manifest.json (grader version, installed-size estimate measured from this environment's
+site-packages, file list with digests). Building and pushing the image is the Bedrock
+backend's job. A zip package is refused when it would exceed Lambda's 250 MB unzipped limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rftlab.errors import InputError, RftlabError
+
+BASE_IMAGE = "public.ecr.aws/lambda/python:3.11"
+HANDLER = "rftlab.grader.handler.lambda_handler"
+HANDLER_DISTRIBUTIONS = ("fugashi", "unidic-lite")  # numpy, pandas, mlflow stay off the Lambda path
+ZIP_LIMIT_MB = 250.0
+TASK_ROOT = "/var/task"
+
+DOCKERFILE = f"""# rftlab grader: Bedrock RFT reward function (Lambda container image)
+FROM {BASE_IMAGE}
+COPY requirements.txt {TASK_ROOT}/requirements.txt
+RUN pip install --no-cache-dir -r {TASK_ROOT}/requirements.txt --target {TASK_ROOT}
+COPY rftlab/ {TASK_ROOT}/rftlab/
+COPY grader.json {TASK_ROOT}/grader.json
+ENV RFTLAB_GRADER={TASK_ROOT}/grader.json
+CMD ["{HANDLER}"]
+"""
+
+
+def distribution_size(name: str) -> tuple[str, int]:
+    """(version, installed bytes) of an installed distribution, from its RECORD file list."""
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        raise InputError(f"{name} is not installed here: cannot measure the grader's installed size") from None
+    total = 0
+    for f in dist.files or []:
+        p = Path(str(dist.locate_file(f)))
+        if p.is_file():
+            total += p.stat().st_size
+    return dist.version, total
+
+
+def _tree_size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def size_estimate(package_dir: Path, bundle_path: Path) -> dict[str, Any]:
+    deps = {}
+    for name in HANDLER_DISTRIBUTIONS:
+        version, size = distribution_size(name)
+        deps[name] = {"version": version, "bytes": size}
+    own = _tree_size(package_dir) + bundle_path.stat().st_size
+    total = own + sum(d["bytes"] for d in deps.values())
+    return {"dependencies": deps, "rftlab_and_bundle_bytes": own, "total_bytes": total,
+            "total_mb": round(total / 1e6, 1)}
+
+
+def _copy_package(dst: Path) -> Path:
+    src = Path(__file__).resolve().parents[1]  # .../rftlab
+    shutil.copytree(src, dst / "rftlab", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dst / "rftlab"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def package(grader_path: str | os.PathLike, out: str | os.PathLike, *, fmt: str = "image") -> dict[str, Any]:
+    """Write the build context (fmt=image) into `out`; returns the manifest."""
+    import tempfile
+
+    from rftlab.grader.bundle import load_grader, make_bundle
+    from rftlab.io import write_json
+
+    if fmt not in ("image", "zip"):
+        raise InputError(f"--format must be image or zip, not {fmt!r}")
+    grader_path = Path(grader_path)
+    grader = load_grader(grader_path)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))  # renamed into place at the end
+    try:
+        pkg = _copy_package(staging)
+        bundle = make_bundle(grader.profile, grader.weights, grader.meta)
+        write_json(staging / "grader.json", bundle, indent=None)
+        sizes = size_estimate(pkg, staging / "grader.json")
+        if fmt == "zip":
+            if sizes["total_mb"] > ZIP_LIMIT_MB:
+                biggest = max(sizes["dependencies"].items(), key=lambda kv: kv[1]["bytes"])
+                raise RftlabError(
+                    f"a zip package would be {sizes['total_mb']:.0f} MB unzipped, over Lambda's "
+                    f"{ZIP_LIMIT_MB:.0f} MB limit ({biggest[0]} alone is {biggest[1]['bytes'] / 1e6:.0f} MB); "
+                    "use the container image instead: rftlab grader package --format image")
+            raise RftlabError("zip packaging is not implemented; use --format image")  # pragma: no cover
+        reqs = "".join(f"{n}=={sizes['dependencies'][n]['version']}\n" for n in HANDLER_DISTRIBUTIONS)
+        (staging / "requirements.txt").write_text(reqs, encoding="utf-8")
+        (staging / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
+        for p in staging.rglob("*"):  # the Lambda runtime user is not the builder: world-readable
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        os.chmod(staging, 0o755)
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        manifest = {
+            "grader_version": grader.version,
+            "format": "image",
+            "base_image": BASE_IMAGE,
+            "handler": HANDLER,
+            "bundle": "grader.json",
+            "installed_size": sizes,
+            "files": [{"path": p.relative_to(staging).as_posix(), "bytes": p.stat().st_size,
+                       "sha256": _sha256(p)} for p in files],
+        }
+        write_json(staging / "manifest.json", manifest)
+        os.chmod(staging / "manifest.json", 0o644)
+        if out.is_dir():
+            shutil.rmtree(out)
+        elif out.exists():
+            out.unlink()
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return manifest

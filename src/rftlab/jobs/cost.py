@@ -1,0 +1,117 @@
+"""Cost ESTIMATES for Bedrock RFT jobs, and the budget guard.
+
+AWS publishes no RFT training price, so every figure here is an estimate from the price
+table in params.yaml (`rft.prices`): training $/hour (one measured job: 2 h 58 min for
+$181.56, about $61/hour), Lambda $/GB-s and $/request, inference $/1K tokens. The
+pre-launch estimate turns data size into rollouts, rollouts into tokens, tokens into hours
+using an assumed throughput (`training_tokens_per_hour`) - calibrate it from your own jobs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rftlab.errors import RftlabError
+
+LABEL = "estimate"
+
+
+class BudgetExceeded(RftlabError):
+    """The estimated cost is above rft.budget_usd."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Estimate:
+    records: int
+    avg_prompt_tokens: float
+    rollouts: int
+    tokens: int
+    hours: float
+    training_usd: float
+    lambda_usd: float
+    total_usd: float
+    label: str = LABEL
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def approx_tokens(text: str, chars_per_token: float) -> int:
+    """Tokens of `text` without the model's tokenizer (Nova's is not public)."""
+    return max(1, math.ceil(len(text) / chars_per_token)) if text else 0
+
+
+def prompt_stats(path: str | Path, chars_per_token: float = 1.0) -> tuple[int, float]:
+    """(records, mean prompt tokens) of a prompt JSONL file."""
+    from rftlab.io import iter_jsonl
+
+    n, tokens = 0, 0
+    for rec in iter_jsonl(path, required=("messages",)):
+        n += 1
+        tokens += sum(approx_tokens(str(m.get("content", "")), chars_per_token) for m in rec["messages"])
+    return n, (tokens / n if n else 0.0)
+
+
+def estimate(records: int, avg_prompt_tokens: float, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048) -> Estimate:
+    """Pre-launch estimate: records x epochs x samples per prompt rollouts of (prompt + completion) tokens."""
+    epochs = int(hp.get("epochCount") or 1)
+    samples = int(hp.get("trainingSamplePerPrompt") or 4)
+    max_new = int(hp.get("inferenceMaxTokens") or 32)
+    prompt = min(avg_prompt_tokens, float(hp.get("maxPromptLength") or avg_prompt_tokens or 1))
+    rollouts = records * epochs * samples
+    tokens = int(rollouts * (prompt + max_new))
+    hours = prices.training_overhead_hours + tokens / prices.training_tokens_per_hour
+    training = hours * prices.training_usd_per_hour
+    invocations = records * epochs  # one grader call per prompt group (assumed batching)
+    gb_s = rollouts * prices.lambda_avg_duration_s / max(1, samples) * (memory_mb / 1024)
+    lam = invocations * prices.lambda_usd_per_request + gb_s * prices.lambda_usd_per_gb_s
+    return Estimate(records, round(avg_prompt_tokens, 1), rollouts, tokens, round(hours, 3), round(training, 2),
+                    round(lam, 4), round(training + lam, 2))
+
+
+def estimate_files(train: str | Path, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048) -> Estimate:
+    records, avg = prompt_stats(train, prices.chars_per_token)
+    return estimate(records, avg, hp, prices, memory_mb=memory_mb)
+
+
+def spent(elapsed_hours: float, prices: Any) -> float:
+    """Estimated spend of a running job so far (training hours only; Lambda is cents)."""
+    return round(max(0.0, elapsed_hours) * prices.training_usd_per_hour, 2)
+
+
+def inference_cost(input_tokens: int, output_tokens: int, prices: Any) -> float:
+    return round(input_tokens / 1000 * prices.inference_usd_per_1k_input_tokens
+                 + output_tokens / 1000 * prices.inference_usd_per_1k_output_tokens, 4)
+
+
+def check_budget(total_usd: float, budget_usd: float | None, what: str = "this job") -> None:
+    """Refuse when the estimate is above the budget (no budget = no limit)."""
+    if budget_usd is not None and total_usd > budget_usd:
+        raise BudgetExceeded(
+            f"estimated cost of {what} is ${total_usd:,.2f} (estimate), above rft.budget_usd ${budget_usd:,.2f}: "
+            "lower epochCount/trainingSamplePerPrompt or the prompt count, or raise the budget"
+        )
+
+
+def over_budget(spent_usd: float, budget_usd: float | None) -> bool:
+    return budget_usd is not None and spent_usd > budget_usd
+
+
+def describe(est: Estimate, budget_usd: float | None = None) -> str:
+    """Human-readable breakdown; every dollar figure says it is an estimate."""
+    lines = [
+        f"records: {est.records}, mean prompt tokens: {est.avg_prompt_tokens} (approximate)",
+        f"rollouts: {est.rollouts:,} (records x epochs x samples per prompt), tokens: {est.tokens:,}",
+        f"training: {est.hours:.2f} h -> ${est.training_usd:,.2f} (estimate)",
+        f"grader Lambda: ${est.lambda_usd:,.4f} (estimate)",
+        f"total: ${est.total_usd:,.2f} (estimate; AWS publishes no RFT training price)",
+    ]
+    if budget_usd is not None:
+        verdict = "within" if est.total_usd <= budget_usd else "ABOVE"
+        lines.append(f"budget: ${budget_usd:,.2f} -> {verdict} budget")
+    return "\n".join(lines)

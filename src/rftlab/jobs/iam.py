@@ -1,0 +1,206 @@
+"""Least-privilege IAM documents for Bedrock RFT, and the pre-launch trust-policy check.
+
+Two principals are involved: the *service role* Bedrock assumes while training (reads
+the prompts, writes the outputs, invokes the grader Lambda) and the *caller* running
+rftlab (launches/follows jobs, passes the role, deploys the grader and the model).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from rftlab.aws import AwsError, aws_errors, client
+from rftlab.errors import ConfigError
+
+SERVICE = "bedrock.amazonaws.com"
+VERSION = "2012-10-17"
+
+
+def _arn_s3(bucket: str, key: str = "") -> str:
+    return f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
+
+
+def _p(prefix: str, sub: str) -> str:
+    return "/".join(x for x in (prefix.strip("/"), sub) if x)
+
+
+def trust_policy(account: str = "*", region: str = "*") -> dict[str, Any]:
+    """Lets Bedrock (and only Bedrock, only for this account's customization jobs) assume the service role."""
+    stmt: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": SERVICE},
+        "Action": "sts:AssumeRole",
+    }
+    if account != "*":
+        stmt["Condition"] = {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:bedrock:{region}:{account}:model-customization-job/*"},
+        }
+    return {"Version": VERSION, "Statement": [stmt]}
+
+
+def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: str | None = None) -> dict[str, Any]:
+    """What Bedrock needs during the job: read prompts, write outputs, call the grader."""
+    data, out = _p(prefix, "data"), _p(prefix, "output")
+    stmts: list[dict[str, Any]] = [
+        {"Sid": "ReadPrompts", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [_arn_s3(bucket, f"{data}/*")]},
+        {
+            "Sid": "ListPromptAndOutputPrefixes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [_arn_s3(bucket)],
+            "Condition": {"StringLike": {"s3:prefix": [f"{data}/*", f"{out}/*"]}},
+        },
+        {"Sid": "WriteOutputs", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [_arn_s3(bucket, f"{out}/*")]},
+        {"Sid": "InvokeGrader", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [lambda_arn]},
+    ]
+    if kms_key_arn:
+        stmts.append({"Sid": "UseDataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                      "Resource": [kms_key_arn]})
+    return {"Version": VERSION, "Statement": stmts}
+
+
+def caller_policy(
+    role_arn: str, bucket: str, prefix: str, function_arn: str, ecr_repository_arn: str, region: str = "*",
+    account: str = "*", lambda_role_arn: str | None = None,
+) -> dict[str, Any]:
+    """What the person (or CI) running rftlab needs: launch/follow/stop/deploy, pass the role, stage data."""
+    bedrock = lambda kind: f"arn:aws:bedrock:{region}:{account}:{kind}"  # noqa: E731
+    stmts: list[dict[str, Any]] = [
+        {
+            "Sid": "PassServiceRoleToBedrock",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [role_arn],
+            "Condition": {"StringEquals": {"iam:PassedToService": SERVICE}},
+        },
+        {
+            "Sid": "PassGraderExecutionRole",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [lambda_role_arn or f"arn:aws:iam::{account}:role/rftlab-grader-exec"],
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
+        {"Sid": "CheckServiceRoleTrust", "Effect": "Allow", "Action": ["iam:GetRole"], "Resource": [role_arn]},
+        {
+            "Sid": "RftJobs",
+            "Effect": "Allow",
+            "Action": [
+                "bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob",
+                "bedrock:ListModelCustomizationJobs", "bedrock:StopModelCustomizationJob",
+                "bedrock:ListTagsForResource", "bedrock:TagResource", "bedrock:GetCustomModel",
+            ],
+            "Resource": [
+                bedrock("model-customization-job/*"), bedrock("custom-model/*"),
+                f"arn:aws:bedrock:{region}::foundation-model/*",
+            ],
+        },
+        {"Sid": "ListJobs", "Effect": "Allow", "Action": ["bedrock:ListModelCustomizationJobs",
+                                                          "bedrock:ListCustomModelDeployments"], "Resource": ["*"]},
+        {
+            "Sid": "Deployments",
+            "Effect": "Allow",
+            "Action": [
+                "bedrock:CreateCustomModelDeployment", "bedrock:GetCustomModelDeployment",
+                "bedrock:UpdateCustomModelDeployment", "bedrock:InvokeModel",
+            ],
+            "Resource": [bedrock("custom-model-deployment/*"), bedrock("custom-model/*")],
+        },
+        {
+            "Sid": "StagePrompts",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": [_arn_s3(bucket, f"{_p(prefix, 'data')}/*"), _arn_s3(bucket, f"{_p(prefix, 'output')}/*")],
+        },
+        {"Sid": "ListPrefixes", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [_arn_s3(bucket)]},
+        {
+            "Sid": "DeployGrader",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:GetFunction", "lambda:CreateFunction", "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion", "lambda:ListVersionsByFunction",
+            ],
+            "Resource": [function_arn, f"{function_arn}:*"],
+        },
+        {"Sid": "GraderImage", "Effect": "Allow", "Action": [
+            "ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:BatchGetImage", "ecr:InitiateLayerUpload",
+            "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchCheckLayerAvailability",
+            "ecr:GetDownloadUrlForLayer"], "Resource": [ecr_repository_arn]},
+        {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
+    ]
+    return {"Version": VERSION, "Statement": stmts}
+
+
+def account_id(region: str | None = None) -> str | None:
+    """The caller's account (sts:GetCallerIdentity), or None when AWS cannot be reached."""
+    try:
+        with aws_errors("reading the caller identity"):
+            return client("sts", region).get_caller_identity()["Account"]
+    except AwsError:
+        return None
+
+
+def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
+    """All generated documents for the configured bucket/prefix/function (file name -> document)."""
+    b = params.rft.bedrock
+    bucket = b.bucket or "YOUR-BUCKET"
+    region = b.region
+    fn = f"arn:aws:lambda:{region}:{account}:function:{b.lambda_function}"
+    role = b.role_arn or f"arn:aws:iam::{account}:role/rftlab-bedrock-rft"
+    repo = f"arn:aws:ecr:{region}:{account}:repository/{b.ecr_repository}"
+    kms = b.kms_key_id if (b.kms_key_id or "").startswith("arn:") else None
+    return {
+        "bedrock-service-role-trust.json": trust_policy(account, region),
+        "bedrock-service-role-policy.json": service_role_policy(bucket, b.prefix, f"{fn}:*", kms),
+        "caller-policy.json": caller_policy(role, bucket, b.prefix, fn, repo, region, account, b.lambda_role_arn),
+        "grader-lambda-trust.json": {"Version": VERSION, "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+    }
+
+
+def write_documents(docs: dict[str, dict], out_dir: str | Path) -> list[Path]:
+    from rftlab.io import write_json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, doc in docs.items():
+        write_json(out / name, doc)
+        paths.append(out / name)
+    return paths
+
+
+def _trusts_bedrock(doc: dict[str, Any]) -> bool:
+    for stmt in doc.get("Statement", []):
+        if stmt.get("Effect") != "Allow":
+            continue
+        actions = stmt.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(a in {"sts:AssumeRole", "sts:*", "*"} for a in actions):
+            continue
+        services = (stmt.get("Principal") or {}).get("Service", [])
+        services = [services] if isinstance(services, str) else services
+        if SERVICE in services:
+            return True
+    return False
+
+
+def check_service_role(role_arn: str | None, region: str | None = None) -> None:
+    """Refuse to launch unless the role exists and its trust policy names bedrock.amazonaws.com."""
+    if not role_arn:
+        raise ConfigError("rft.bedrock.role_arn is not set: create the service role (rftlab bedrock policies) and set it")
+    name = role_arn.rsplit("/", 1)[-1]
+    with aws_errors(f"checking the trust policy of {role_arn}"):
+        role = client("iam", region).get_role(RoleName=name)["Role"]
+    doc = role.get("AssumeRolePolicyDocument", {})
+    if isinstance(doc, str):
+        doc = json.loads(urllib.parse.unquote(doc))
+    if not _trusts_bedrock(doc):
+        raise AwsError(
+            f"role {role_arn} does not trust {SERVICE}: add a trust statement allowing sts:AssumeRole "
+            f"by Service {SERVICE} (see build/iam/bedrock-service-role-trust.json from `rftlab bedrock policies`)",
+            "UntrustedRole",
+        )

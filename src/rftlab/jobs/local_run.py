@@ -1,0 +1,137 @@
+"""Run a local job inside its (new or reopened) MLflow run, keeping the state file true."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rftlab import tracking
+from rftlab.errors import RftlabError
+from rftlab.io import file_md5
+from rftlab.jobs.spec import JobSpec
+from rftlab.jobs.state import JobState
+
+
+def profile_digest(grader: Any) -> str:
+    profile = getattr(grader, "profile", None) or {}
+    blob = json.dumps(profile, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.md5(blob.encode("utf-8")).hexdigest()
+
+
+def run_params(spec: JobSpec, grader_version: str, profile_md5: str) -> dict[str, Any]:
+    """Everything a reader compares jobs by, flat for MLflow."""
+    digests = {"train_md5": file_md5(spec.train_path)}
+    if spec.val_path:
+        digests["val_md5"] = file_md5(spec.val_path)
+    return {
+        "backend": spec.backend,
+        "base_model": spec.base_model,
+        "seed": spec.seed,
+        "spec_hash": spec.spec_hash(),
+        "grader_version": grader_version,
+        "profile_md5": profile_md5,
+        "prompts": digests,
+        "hp": {k: v for k, v in spec.hyperparameters.items()},
+        "local": {k: v for k, v in spec.options.items() if k != "lora"},
+        "lora": spec.options.get("lora") or {},
+    }
+
+
+def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState:
+    """Train (or resume) the job in this process; returns its final state."""
+    from tqdm import tqdm
+
+    from rftlab.jobs.local import JobFailed, raise_on_sigterm
+    from rftlab.jobs.local_train import train
+    from rftlab.jobs.reward import GraderReward
+
+    store = backend.store
+    spec = JobSpec.model_validate(state.details["spec"])
+    job_dir = backend.job_dir(state)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    reward = GraderReward(spec.grader_path)
+    tracking.close_orphans(tracking.JOB_ID, state.job_id, status="KILLED")
+    run_id = state.run_id
+    if run_id is None and (found := tracking.find_runs(tracking.JOB_ID, state.job_id)):
+        run_id = found[0].info.run_id
+    tags = {tracking.JOB_ID: state.job_id, tracking.BACKEND: backend.name, tracking.GRADER_VERSION: reward.version}
+    params = None if run_id else run_params(spec, reward.version, profile_digest(reward.grader))
+    deps = {"train": spec.train_path, "grader": spec.grader_path, "base_model": spec.base_model}
+    if spec.val_path:
+        deps["val"] = spec.val_path
+    bar = tqdm(total=state.details.get("max_steps") or None, desc=state.job_id, disable=not progress, unit="step")
+    holder = {"state": state}
+
+    def on_step(step: int, max_steps: int) -> None:
+        bar.total = max_steps
+        bar.n = step
+        bar.refresh()
+        current = store.load(state.spec_hash)  # keep a stop request written by `rftlab job stop`
+        status = "Stopping" if current is not None and current.status == "Stopping" else holder["state"].status
+        holder["state"] = store.save(holder["state"].update(
+            status=status, details={**holder["state"].details, "step": step, "max_steps": max_steps}))
+
+    def stop_requested() -> bool:
+        current = store.load(state.spec_hash)
+        return current is not None and current.status == "Stopping"
+
+    previous = raise_on_sigterm()
+    started = time.time()
+
+    def elapsed() -> float:
+        return float(holder["state"].details.get("elapsed_s", 0.0)) + time.time() - started
+
+    try:
+        with tracking.stage_run("rft-job", run_name=state.job_id, run_id=run_id, params=params, tags=tags,
+                                deps=deps) as run:
+            if params is not None:
+                tracking.log_input_file(spec.train_path, name="train", context="training")
+                if spec.val_path:
+                    tracking.log_input_file(spec.val_path, name="val", context="validation")
+                tracking.log_dict(spec.model_dump(mode="json"), "job/spec.json")
+                if Path(spec.grader_path).stat().st_size < 20_000_000:  # the grader manifest the job trained against
+                    tracking.log_artifact(spec.grader_path, "job/grader")
+            holder["state"] = store.save(holder["state"].update(
+                run_id=run.info.run_id, status="InProgress",
+                details={**holder["state"].details, "pid": os.getpid(), "grader_version": reward.version}))
+            try:
+                result = train(spec, job_dir, reward=reward, stop_requested=stop_requested, on_step=on_step)
+            except KeyboardInterrupt:
+                cur = store.load(state.spec_hash) or holder["state"]
+                holder["state"] = store.save(holder["state"].update(
+                    status="Stopped" if cur.status == "Stopping" else "InProgress",
+                    details={**holder["state"].details, "pid": None, "interrupted": True, "elapsed_s": elapsed()}))
+                raise
+            except Exception as exc:  # the run ends FAILED via stage_run; the state says why
+                holder["state"] = store.save(holder["state"].update(
+                    status="Failed", failure_message=f"{type(exc).__name__}: {exc}",
+                    details={**holder["state"].details, "pid": None, "elapsed_s": elapsed()}))
+                raise
+            secs = elapsed()
+            final = holder["state"].update(
+                status="Stopped" if result["stopped"] else "Completed", model_id=str(job_dir / "model"),
+                duration_min=round(secs / 60.0, 4),
+                details={**holder["state"].details, "pid": None, "elapsed_s": secs, "result": result},
+            )
+            final = final.update(cost_usd=backend.cost(final))
+            tracking.log_metrics({"cost_usd": final.cost_usd, "duration_min": final.duration_min,
+                                  "steps": result["steps"]})
+            tracking.set_tags({"rftlab.status": final.status})
+            holder["state"] = store.save(final)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if isinstance(exc, RftlabError | OSError) or holder["state"].status != "Failed":
+            raise
+        raise JobFailed(f"job {state.job_id} failed: {holder['state'].failure_message}") from exc
+    finally:
+        bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return holder["state"]
+

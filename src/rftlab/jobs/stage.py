@@ -1,0 +1,120 @@
+"""The `rft` stage: build the job spec from params, find-or-submit the job, wait, record it."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rftlab.errors import InputError, RftlabError
+from rftlab.io import file_md5, write_json
+from rftlab.jobs.spec import JobSpec
+from rftlab.jobs.state import JobState
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_MODEL = "data/models/base"
+
+
+class JobNotCompleted(RftlabError):
+    exit_code = 1
+
+
+def build_spec(rft: Any, *, train: str, val: str | None, grader: str, base_model: str | None = None) -> JobSpec:
+    """The job spec from the `rft` params section (options: only what changes the result)."""
+    backend = rft.backend
+    if backend == "local":
+        model = base_model or rft.base_model or DEFAULT_BASE_MODEL
+        if not Path(model).exists():
+            raise InputError(f"{model}: base model folder not found (run `rftlab base-model` or set rft.base_model)")
+        loc = rft.local
+        options: dict[str, Any] = {"max_steps": loc.max_steps, "beta": loc.beta, "temperature": loc.temperature,
+                                   "per_device_max": loc.per_device_max, "val_prompts": loc.val_prompts}
+        if loc.lora.enabled:
+            options["lora"] = loc.lora.model_dump()
+    else:
+        model = base_model or rft.base_model or rft.bedrock.base_model_id
+        options = {"region": rft.bedrock.region}
+    for name, path in (("train", train), ("val", val), ("grader", grader)):
+        if path and not Path(path).exists():
+            raise InputError(f"{path}: {name} file not found")
+    return JobSpec(backend=backend, base_model=str(model), train_path=str(train), val_path=str(val) if val else None,
+                   grader_path=str(grader), hyperparameters=rft.hyperparameters.model_dump(), seed=rft.seed,
+                   options=options)
+
+
+def summarize(history: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    """Headline numbers from step metrics: first/last reward, base and final validation reward."""
+    out: dict[str, float] = {}
+    train = [(s, m["train/reward_mean"]) for s, m in history if "train/reward_mean" in m]
+    val = [(s, m["val/reward_mean"]) for s, m in history if "val/reward_mean" in m]
+    if train:
+        out["train_reward_first"], out["train_reward_last"] = train[0][1], train[-1][1]
+        out["steps"] = float(train[-1][0])
+    if val:
+        out["val_reward_base"], out["val_reward_final"] = val[0][1], val[-1][1]
+        if val[0][0] == 0 and val[0][1] > 0:
+            out["val_uplift_pct"] = 100.0 * (val[-1][1] - val[0][1]) / val[0][1]
+    return out
+
+
+def copy_model(src: str | Path, dst: str | Path) -> None:
+    from rftlab.jobs.base_model import atomic_dir
+
+    with atomic_dir(Path(dst)) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+
+
+def run_rft(params: Any, *, train: str, val: str | None, grader: str, job_out: str, model_out: str,
+            metrics_out: str | None, base_model: str | None = None, progress: bool = True,
+            retry: bool = False) -> JobState:
+    """Find-or-submit the job for these inputs, wait for it, write job record, model and metrics."""
+    from rftlab.jobs.base import get_backend
+
+    rft = params.rft
+    spec = build_spec(rft, train=train, val=val, grader=grader, base_model=base_model)
+    backend = get_backend(rft.backend, rft)
+    state = backend.submit(spec)
+    if state.status in ("Failed", "Stopped"):
+        if not retry:
+            why = f": {state.failure_message}" if state.failure_message else ""
+            raise JobNotCompleted(f"job {state.job_id} is {state.status}{why} (rerun with --retry to resume it)")
+        if hasattr(backend, "relaunch"):  # Bedrock: a failed remote job cannot resume; launch the next attempt
+            state = backend.relaunch(spec)
+        else:
+            state = backend.store.save(state.update(status="InProgress", failure_message=None))
+    log.info("job %s (%s)", state.job_id, state.status)
+    state = backend.wait(state, progress=progress)
+    if state.status != "Completed":
+        raise JobNotCompleted(f"job {state.job_id} ended {state.status}: {state.failure_message or 'no model'}")
+    summary = summarize(backend.metrics(state))
+    model_id = backend.model_id(state)
+    if rft.backend == "local" and model_id:
+        copy_model(model_id, model_out)
+    else:
+        write_json(Path(model_out) / "model_id.json", {"model_id": model_id, "job_id": state.job_id})
+    details = state.details.get("result") or {}
+    record = {
+        "job_id": state.job_id, "backend": state.backend, "status": state.status, "run_id": state.run_id,
+        "spec_hash": state.spec_hash, "base_model": spec.base_model, "model_id": model_id,
+        "model_path": str(model_out) if rft.backend == "local" else None,
+        "grader_path": grader, "grader_version": state.details.get("grader_version") or _grader_version(state),
+        "train_path": train, "val_path": val,
+        "prompts_digest": {"train": file_md5(train), **({"val": file_md5(val)} if val else {})},
+        "hyperparameters": spec.hyperparameters, "cost_usd": state.cost_usd, "duration_min": state.duration_min,
+        "metrics": summary,
+    }
+    write_json(job_out, record)
+    if metrics_out:
+        write_json(metrics_out, {"cost_usd": state.cost_usd, "duration_min": state.duration_min, **summary})
+    return state
+
+
+def _grader_version(state: JobState) -> str | None:
+    if not state.run_id:
+        return None
+    from rftlab import tracking
+
+    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    return runs[0].data.tags.get(tracking.GRADER_VERSION) if runs else None

@@ -1,0 +1,109 @@
+"""Grader shipping for Bedrock: build context, ECR/no-Docker path, Lambda versions, the smoke test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bedrock_support import (  # noqa: F401 - fixtures
+    ACCOUNT, GRADER_VERSION, REGION, aws, no_sleep, project, write_prompts,
+)
+
+
+# ---------------------------------------------------------------------------- grader deployment
+def test_no_docker_prints_push_commands_and_creates_the_repository(project, aws):
+    from rftlab.aws import client
+    from rftlab.errors import ConfigError
+    from rftlab.jobs.bedrock_grader import image_for
+
+    (project / "build/grader").mkdir(parents=True)
+    (project / "build/grader/Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.11\n")
+    lines: list[str] = []
+    with pytest.raises(ConfigError, match="no Docker engine"):
+        image_for(GRADER_VERSION, repository="rftlab-grader", context="build/grader", region=REGION,
+                  echo=lines.append, docker=False)
+    uri = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/rftlab-grader"
+    assert any(f"docker build --platform linux/amd64 --provenance=false -t {uri}:{GRADER_VERSION}" in s for s in lines)
+    assert any(s.strip() == f"docker push {uri}:{GRADER_VERSION}" for s in lines)
+    repos = client("ecr", REGION).describe_repositories()["repositories"]
+    assert [r["repositoryName"] for r in repos] == ["rftlab-grader"]
+
+
+def test_lambda_update_publishes_one_version_per_grader_version(project, aws, no_sleep):
+    from rftlab.aws import client
+    from rftlab.jobs.bedrock_grader import deploy_function
+
+    kw = {"role_arn": f"arn:aws:iam::{ACCOUNT}:role/rftlab-grader-exec", "timeout_s": 120, "memory_mb": 1024,
+          "region": REGION, "sleep": no_sleep.append}
+    v1 = deploy_function("g", "repo:g-1", "g-1", **kw)
+    assert deploy_function("g", "repo:g-1", "g-1", **kw) == v1  # same grader: no new version
+    v2 = deploy_function("g", "repo:g-2", "g-2", **{**kw, "timeout_s": 180})
+    assert v1.endswith(":1") and v2.endswith(":2")
+    cfg = client("lambda", REGION).get_function_configuration(FunctionName="g")
+    assert cfg["Timeout"] == 180
+
+
+def test_lambda_timeout_below_60_is_a_config_error(tmp_path):
+    from rftlab.config import parse_params
+    from rftlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="rft.bedrock.lambda_timeout_s"):
+        parse_params({"rft": {"bedrock": {"lambda_timeout_s": 3}}})
+
+
+def test_smoke_test_rejects_a_handler_that_breaks_the_contract(project, monkeypatch):
+    import sys
+
+    from rftlab.errors import GateFailed
+    from rftlab.jobs.bedrock_grader import smoke_test
+
+    assert smoke_test("data/grader/grader.json", "data/prompts/train.jsonl")["malformed_score"] == 0.0
+    monkeypatch.setattr(sys.modules["rftlab.grader.handler"], "handle",
+                        lambda payload, grader: [{"id": "x", "aggregate_reward_score": 2.0}])
+    with pytest.raises(GateFailed, match="grader smoke test failed"):
+        smoke_test("data/grader/grader.json", "data/prompts/train.jsonl")
+
+
+def test_smoke_test_with_the_real_grader(tmp_path):
+    """The real handler and a real bundle (skips while the grader concern is incomplete)."""
+    bundle_mod = pytest.importorskip("rftlab.grader.bundle")
+    pytest.importorskip("rftlab.grader.handler")
+    profile_mod = pytest.importorskip("rftlab.style.profile")
+    from rftlab.jobs.bedrock_grader import smoke_test
+
+    msgs = [{"id": str(i), "user": "U01CTO" if i % 2 else "U02", "text": t}
+            for i, t in enumerate(["承知したでござる。", "了解です。", "拙者が対応するでござる。", "明日やります。"] * 5)]
+    bundle = bundle_mod.make_bundle(profile_mod.build_profile(msgs, "U01CTO", min_count=1))
+    bundle_mod.write_bundle(tmp_path / "grader.json", bundle)
+    out = smoke_test(tmp_path / "grader.json", write_prompts(tmp_path / "p.jsonl", 4))
+    assert out["samples"] == 9 and out["malformed_score"] == 0.0 and out["grader_version"] == bundle["version"]
+
+
+def _real_bundle(tmp_path):
+    bundle_mod = pytest.importorskip("rftlab.grader.bundle")
+    profile_mod = pytest.importorskip("rftlab.style.profile")
+    msgs = [{"id": str(i), "user": "U01CTO" if i % 2 else "U02", "text": t}
+            for i, t in enumerate(["承知したでござる。", "了解です。", "拙者が対応するでござる。", "明日やります。"] * 5)]
+    bundle = bundle_mod.make_bundle(profile_mod.build_profile(msgs, "U01CTO", min_count=1))
+    bundle_mod.write_bundle(tmp_path / "grader.json", bundle)
+    return tmp_path / "grader.json", bundle["version"]
+
+
+def test_build_context_is_packaged_for_the_grader_version(project, aws):
+    pytest.importorskip("rftlab.grader.package")
+    import sys
+
+    from rftlab.errors import ConfigError
+    from rftlab.jobs.bedrock_grader import image_for
+
+    for name in ("rftlab.grader.bundle", "rftlab.grader.handler"):  # the real grader, not the fake
+        sys.modules.pop(name, None)
+    path, version = _real_bundle(project)
+    lines: list[str] = []
+    with pytest.raises(ConfigError):
+        image_for(version, repository="rftlab-grader", context="build/ctx", region=REGION, echo=lines.append,
+                  docker=False, grader_path=path)
+    manifest = json.loads((project / "build/ctx/manifest.json").read_text())
+    assert manifest["grader_version"] == version and (project / "build/ctx/Dockerfile").exists()
+    assert any(f"rftlab-grader:{version} build/ctx" in s for s in lines)

@@ -1,0 +1,178 @@
+"""BedrockGenerator against botocore's Stubber: requests are validated by the service model."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from rftlab import aws
+from rftlab.aws import AwsError
+from rftlab.evaluate.generate import BedrockGenerator, converse_messages
+
+ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123"
+
+
+def _reply(text: str, inp: int, out: int) -> dict:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out},
+        "metrics": {"latencyMs": 12},
+    }
+
+
+@pytest.fixture
+def runtime():
+    aws.reset_clients()
+    client = aws.client("bedrock-runtime", "us-east-1")
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+    aws.reset_clients()
+
+
+@pytest.mark.parametrize("model_id", ["amazon.nova-2-lite-v1:0", ARN])
+def test_generates_n_samples_with_usage(runtime, model_id):
+    prompts = [
+        [{"role": "system", "content": "あなたはCTOです。"}, {"role": "user", "content": "デプロイは？"}],
+        [{"role": "user", "content": "レビューお願いします"}],
+    ]
+    expected_first = {
+        "modelId": model_id,
+        "system": [{"text": "あなたはCTOです。"}],
+        "messages": [{"role": "user", "content": [{"text": "デプロイは？"}]}],
+        "inferenceConfig": {"maxTokens": 64, "temperature": 0.7},
+    }
+    runtime.add_response("converse", _reply("了解でござる", 20, 4), expected_first)
+    runtime.add_response("converse", _reply("明日でござる", 20, 5), expected_first)
+    second = {"modelId": model_id, "messages": ANY, "inferenceConfig": ANY}
+    runtime.add_response("converse", _reply("見ます", 8, 2), second)
+    runtime.add_response("converse", _reply("", 8, 0), second)
+    out = BedrockGenerator(model_id, "us-east-1").generate(prompts, n=2, temperature=0.7, max_tokens=64, seed=0)
+    assert [[c.text for c in row] for row in out] == [["了解でござる", "明日でござる"], ["見ます", ""]]
+    assert out[0][0].prompt_tokens == 20 and out[0][1].completion_tokens == 5
+    assert sum(c.completion_tokens for row in out for c in row) == 11
+
+
+def test_reasoning_blocks_are_not_the_answer(runtime):
+    reply = _reply("答え", 3, 9)
+    reply["output"]["message"]["content"].insert(0, {"reasoningContent": {"reasoningText": {"text": "考え中"}}})
+    runtime.add_response("converse", reply)
+    [[c]] = BedrockGenerator(ARN, "us-east-1").generate([[{"role": "user", "content": "q"}]], n=1,
+                                                         temperature=1.0, max_tokens=8, seed=0)
+    assert c.text == "答え" and c.completion_tokens == 9
+
+
+def test_access_denied_names_the_permission(runtime):
+    runtime.add_client_error(
+        "converse", service_error_code="AccessDeniedException", http_status_code=403,
+        service_message="User: x is not authorized to perform: bedrock:InvokeModel on resource: y",
+    )
+    with pytest.raises(AwsError, match="bedrock:InvokeModel"):
+        BedrockGenerator(ARN, "us-east-1").generate([[{"role": "user", "content": "q"}]], n=1,
+                                                    temperature=1.0, max_tokens=8, seed=0)
+
+
+def test_converse_messages_merges_roles_and_starts_with_user():
+    system, turns = converse_messages([
+        {"role": "system", "content": "s"},
+        {"role": "assistant", "content": "a"},
+        {"role": "user", "content": "u1"},
+        {"role": "user", "content": "u2"},
+    ])
+    assert system == [{"text": "s"}]
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"]
+    assert turns[-1]["content"] == [{"text": "u1"}, {"text": "u2"}]
+
+
+class _Grader:
+    version = "g-bedrock0001"
+
+    def score(self, text, *, prompt=None, reference=None):
+        return (0.9 if "ござる" in text else 0.3), {"ending": 1.0 if "ござる" in text else 0.0}
+
+
+def _bedrock_job(tmp_path, experiment, *, arn=ARN):
+    import json
+
+    from rftlab import tracking
+
+    with tracking.stage_run("rft-job", run_name="br-1", experiment=experiment,
+                            tags={tracking.JOB_ID: "br-1", tracking.BACKEND: "bedrock"}) as run:
+        pass
+    job = tmp_path / "job.json"
+    record = {"job_id": "br-1", "backend": "bedrock", "status": "Completed", "run_id": run.info.run_id,
+              "base_model": "amazon.nova-2-lite-v1:0", "model_id": "arn:aws:bedrock:us-east-1:1:custom-model/x",
+              "grader_path": "unused.json", "grader_version": _Grader.version}
+    if arn:
+        record["deployment_arn"] = arn
+    job.write_text(json.dumps(record), encoding="utf-8")
+    val = tmp_path / "val.jsonl"
+    val.write_text("".join(json.dumps({"id": f"p{i}", "messages": [{"role": "user", "content": q}],
+                                       "reference_answer": "承知でござる"}, ensure_ascii=False) + "\n"
+                           for i, q in enumerate(["デプロイは？", "レビューは？"])), encoding="utf-8")
+    return job, val, run.info.run_id
+
+
+def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(runtime, tmp_path):
+    import json
+
+    from rftlab import tracking
+    from rftlab.config import parse_params
+    from rftlab.evaluate.run import evaluate
+
+    params = parse_params({"tracking": {"experiment": "eval-bedrock"},
+                           "evaluate": {"samples_per_prompt": 1, "bootstrap": 100}})
+    job, val, run_id = _bedrock_job(tmp_path, "eval-bedrock")
+    for model, text in [("amazon.nova-2-lite-v1:0", "はい"), ("amazon.nova-2-lite-v1:0", "見ます"),
+                        (ARN, "承知でござる"), (ARN, "見るでござる")]:
+        runtime.add_response("converse", _reply(text, 1000, 100),
+                             {"modelId": model, "messages": ANY, "inferenceConfig": ANY})
+    out = evaluate(params, job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
+                   plots_dir=tmp_path / "plots", grader=_Grader())
+    assert out["eval/base_mean"] == pytest.approx(0.3) and out["eval/tuned_mean"] == pytest.approx(0.9)
+    assert out["eval/uplift_pct"] == pytest.approx(200.0) and out["eval/win_rate"] == 1.0
+    # 4 calls x (1000 in, 100 out) at the params' default inference prices
+    p = params.rft.prices
+    want = 4 * (1.0 * p.inference_usd_per_1k_input_tokens + 0.1 * p.inference_usd_per_1k_output_tokens)
+    assert out["eval/inference_cost_usd"] == pytest.approx(want)
+    assert out["eval/tuned/ending"] == 1.0 and out["eval/base/ending"] == 0.0
+    assert json.loads((tmp_path / "m.json").read_text())["eval/tokens_total"] == 4400
+    assert tracking.get_run(run_id).data.metrics["eval/inference_cost_usd"] == pytest.approx(want)
+
+
+def test_evaluate_bedrock_job_without_deployment_is_a_clear_error(tmp_path):
+    from rftlab.config import parse_params
+    from rftlab.errors import InputError
+    from rftlab.evaluate.run import evaluate
+
+    job, val, _ = _bedrock_job(tmp_path, "eval-bedrock-nodeploy", arn=None)
+    with pytest.raises(InputError, match="deployment_arn"):
+        evaluate(parse_params({}), job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
+                 plots_dir=tmp_path / "p", grader=_Grader())
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_judge_failures_are_flagged_not_fatal(runtime, tmp_path):
+    from rftlab.config import parse_params
+    from rftlab.evaluate.run import evaluate
+
+    params = parse_params({"evaluate": {"samples_per_prompt": 1, "bootstrap": 100, "judge": {"enabled": True}}})
+    job, val, _ = _bedrock_job(tmp_path, "eval-judge")
+    gen = {"modelId": "amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
+    judge = {"modelId": params.evaluate.judge.model_id, "messages": ANY, "inferenceConfig": ANY}
+    # base: generate 2, then judge 2 (one good, one garbage); tuned: generate 2, judge 2 (fenced, error)
+    runtime.add_response("converse", _reply("はい", 5, 1), gen)
+    runtime.add_response("converse", _reply("見ます", 5, 1), gen)
+    runtime.add_response("converse", _reply('{"score": 5, "reason": "relevant"}', 50, 9), judge)
+    runtime.add_response("converse", _reply("I refuse.", 50, 3), judge)
+    tuned = {"modelId": ARN, "messages": ANY, "inferenceConfig": ANY}
+    runtime.add_response("converse", _reply("承知でござる", 5, 2), tuned)
+    runtime.add_response("converse", _reply("見るでござる", 5, 2), tuned)
+    runtime.add_response("converse", _reply('```json\n{"score": "2", "reason": "vague"}\n```', 50, 9), judge)
+    runtime.add_client_error("converse", service_error_code="ModelTimeoutException", http_status_code=408)
+    out = evaluate(params, job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
+                   plots_dir=tmp_path / "plots", grader=_Grader())
+    assert out["eval/judge_base_mean"] == pytest.approx((1.0 + 0.5) / 2)
+    assert out["eval/judge_tuned_mean"] == pytest.approx((0.25 + 0.5) / 2)
+    assert out["eval/judge_base_failures"] == 1 and out["eval/judge_tuned_failures"] == 1

@@ -1,0 +1,214 @@
+"""`rftlab evaluate` end to end on tiny local models, writing into the job's own MLflow run."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rftlab import tracking
+from rftlab.evaluate.generate import LocalGenerator, plain_chat
+
+CHARS = "abcdefghijklmnopqrstuvwxyz :\nござるですます。、?"
+
+
+def _tiny_model(path: Path, seed: int) -> Path:
+    """A 2-layer GPT-2 with a character tokenizer, saved like a Hugging Face folder."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2}
+    for ch in CHARS:
+        vocab.setdefault(ch, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tok.decoder = decoders.Fuse()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    torch.manual_seed(seed)
+    cfg = GPT2Config(vocab_size=len(vocab), n_positions=64, n_embd=16, n_layer=2, n_head=2,
+                     eos_token_id=1, pad_token_id=0, bos_token_id=1)
+    model = GPT2LMHeadModel(cfg)
+    if seed:  # the "tuned" model: ござる embeddings scaled up (tied to the output layer)
+        with torch.no_grad():
+            for ch in "ござる":
+                model.transformer.wte.weight[vocab[ch]] *= 3.0
+    fast.save_pretrained(path)
+    model.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return _tiny_model(root / "base", 0), _tiny_model(root / "tuned", 1)
+
+
+class FakeGrader:
+    """Scores the share of ござる characters; stands in for the grader bundle."""
+
+    version = "g-test000001"
+
+    def score(self, text, *, prompt=None, reference=None):
+        share = sum(ch in "ござる" for ch in text) / max(1, len(text))
+        return min(1.0, share * 3), {"ending": share, "length": min(1.0, len(text) / 20)}
+
+
+@pytest.fixture
+def fake_bundle(monkeypatch):
+    """Point `rftlab.grader.bundle.load_grader` at FakeGrader (whether or not the real module exists)."""
+    def load_grader(path):
+        return FakeGrader()
+
+    try:
+        import rftlab.grader.bundle as bundle
+
+        monkeypatch.setattr(bundle, "load_grader", load_grader)
+    except ImportError:
+        mod = types.ModuleType("rftlab.grader.bundle")
+        mod.load_grader = load_grader
+        monkeypatch.setitem(sys.modules, "rftlab.grader.bundle", mod)
+
+
+def test_local_generator_is_seeded_and_counts_tokens(models):
+    base, _ = models
+    gen = LocalGenerator(base)
+    prompts = [[{"role": "user", "content": "abc"}], [{"role": "user", "content": "ござる?"}]]
+    a = gen.generate(prompts, n=2, temperature=1.0, max_tokens=6, seed=5)
+    b = gen.generate(prompts, n=2, temperature=1.0, max_tokens=6, seed=5)
+    other = gen.generate(prompts, n=2, temperature=1.0, max_tokens=6, seed=6)
+    assert a == b
+    assert [len(row) for row in a] == [2, 2]
+    assert a[0][0].prompt_tokens == len(plain_chat(prompts[0]))  # one token per character, no template
+    assert all(0 <= x.completion_tokens <= 6 for row in a for x in row)
+    assert gen.render(prompts[0]) == "user: abc\nassistant:"
+    assert other != a  # the seed matters
+
+
+def test_local_generator_rejects_a_non_model_folder(tmp_path):
+    from rftlab.errors import InputError
+
+    with pytest.raises(InputError, match="config.json"):
+        LocalGenerator(tmp_path)
+
+
+def _setup_job(tmp_path: Path, models, experiment: str, status: str = "Completed",
+               grader_version: str = "g-test000001") -> tuple[Path, Path, str]:
+    base, tuned = models
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        f"tracking: {{experiment: {experiment}}}\n"
+        "evaluate: {samples_per_prompt: 2, max_tokens: 6, bootstrap: 100, seed: 1}\n", encoding="utf-8")
+    val = tmp_path / "val.jsonl"
+    rows = [{"id": f"p{i}", "messages": [{"role": "user", "content": q}], "reference_answer": "了解でござる"}
+            for i, q in enumerate(["abc", "ござる?", "deploy", "review"])]
+    val.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    grader = tmp_path / "grader.json"
+    grader.write_text("{}", encoding="utf-8")
+    with tracking.stage_run("rft-job", run_name="job-a", experiment=experiment,
+                            tags={tracking.JOB_ID: "job-a", tracking.BACKEND: "local"},
+                            params={"hyperparameters": {"learningRate": 1e-5}}) as run:
+        for step, r in enumerate([0.2, 0.3, 0.45]):
+            tracking.log_metrics({"train/reward_mean": r}, step=step)
+        run_id = run.info.run_id
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({
+        "job_id": "job-a", "backend": "local", "status": status, "run_id": run_id,
+        "base_model": str(base), "model_id": str(tuned), "grader_path": str(grader),
+        "grader_version": grader_version, "cost_usd": 0.0,
+    }), encoding="utf-8")
+    return params, job, run_id
+
+
+def test_evaluate_cli_writes_into_the_job_run(tmp_path, models, fake_bundle, monkeypatch):
+    from rftlab.cli import app
+
+    monkeypatch.chdir(tmp_path)  # default output paths must land in tmp, never in the repo
+
+    params, job, run_id = _setup_job(tmp_path, models, "eval-e2e")
+    monkeypatch.setenv("RFTLAB_PARAMS", str(params))
+    out, plots = tmp_path / "metrics" / "evaluate.json", tmp_path / "plots" / "evaluate"
+    report = tmp_path / "reports" / "evaluate.md"
+    res = CliRunner().invoke(app, ["evaluate", "--job", str(job), "--val", str(tmp_path / "val.jsonl"),
+                                   "--out", str(out), "--plots", str(plots), "--report", str(report)])
+    assert res.exit_code == 0, res.output
+    assert "eval/uplift_pct" in res.output and run_id in res.output
+    text = report.read_text(encoding="utf-8")
+    assert "| uplift % |" in text and "| ending |" in text and "side by side" in text
+    assert "](../plots/evaluate/score_hist.png)" in text and "](../plots/evaluate/reward_curve.png)" in text
+
+    metrics = json.loads(out.read_text())
+    assert metrics["run_id"] == run_id and metrics["eval/prompts"] == 4
+    assert 0 <= metrics["eval/base_mean"] <= 1 and 0 <= metrics["eval/win_rate"] <= 1
+    assert metrics["eval/base_prompt_tokens"] > 0 and metrics["eval/tokens_total"] > 0
+    assert "eval/base/ending" in metrics and "eval/tuned/length" in metrics
+    assert (plots / "score_hist.png").stat().st_size > 1000
+    assert (plots / "reward_curve.png").exists()
+    assert (plots / "per_prompt.csv").read_text().count("\n") == 5
+
+    run = tracking.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags[tracking.KIND] == "rft-job"  # kind kept
+    assert run.data.tags["rftlab.evaluated"] == "true"
+    assert run.data.metrics["eval/base_mean"] == pytest.approx(metrics["eval/base_mean"])
+    assert run.data.metrics["eval/uplift_pct"] == pytest.approx(metrics["eval/uplift_pct"])
+    assert run.data.params["hyperparameters.learningRate"] == "1e-05"  # the job's own params intact
+    assert len(tracking.runs_of_kind("rft-job", experiment="eval-e2e")) == 1  # no duplicate run
+    from mlflow import MlflowClient
+
+    names = {a.path for a in MlflowClient().list_artifacts(run_id, "evaluate")}
+    assert {"evaluate/side_by_side.json", "evaluate/score_hist.png", "evaluate/reward_curve.png"} <= names
+    table = json.loads(Path(tracking.download_artifact(run_id, "evaluate/side_by_side.json", tmp_path / "dl")).read_text())
+    assert set(table["columns"]) >= {"prompt", "reference", "base", "tuned", "base_score", "tuned_score"}
+    assert len(table["data"]) == 8  # 4 prompts x 2 samples
+
+    # re-evaluating the same job (e.g. other settings) updates the run rather than failing
+    res = CliRunner().invoke(app, ["evaluate", "--job", str(job), "--val", str(tmp_path / "val.jsonl"),
+                                   "--out", str(out), "--plots", str(plots), "--report", str(report)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text()) == metrics  # seeded: same numbers
+
+
+def test_evaluate_refuses_another_grader_version(tmp_path, models, fake_bundle, monkeypatch):
+    from rftlab.cli import app
+
+    monkeypatch.chdir(tmp_path)  # default output paths must land in tmp, never in the repo
+
+    params, job, run_id = _setup_job(tmp_path, models, "eval-version", grader_version="g-other")
+    monkeypatch.setenv("RFTLAB_PARAMS", str(params))
+    out = tmp_path / "m.json"
+    res = CliRunner().invoke(app, ["evaluate", "--job", str(job), "--val", str(tmp_path / "val.jsonl"),
+                                   "--out", str(out), "--plots", str(tmp_path / "p")])
+    assert res.exit_code == 2
+    assert "g-other" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+    assert "rftlab.evaluated" not in tracking.get_run(run_id).data.tags
+
+
+def test_evaluate_refuses_unfinished_job(tmp_path, models, fake_bundle, monkeypatch):
+    from rftlab.cli import app
+
+    monkeypatch.chdir(tmp_path)  # default output paths must land in tmp, never in the repo
+
+    params, job, _ = _setup_job(tmp_path, models, "eval-status", status="InProgress")
+    monkeypatch.setenv("RFTLAB_PARAMS", str(params))
+    res = CliRunner().invoke(app, ["evaluate", "--job", str(job), "--val", str(tmp_path / "val.jsonl"),
+                                   "--out", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")])
+    assert res.exit_code == 2 and "InProgress" in res.output
+
+
+def test_resume_run_keeps_kind_and_status_when_the_block_fails():
+    with tracking.stage_run("rft-job", run_name="resume-me", experiment="eval-resume") as run:
+        pass
+    tracking.setup("eval-some-other-experiment")  # the active experiment is not the run's
+    with pytest.raises(RuntimeError):
+        with tracking.resume_run(run.info.run_id):
+            tracking.log_metrics({"eval/base_mean": 0.5})
+            raise RuntimeError("boom")
+    got = tracking.get_run(run.info.run_id)
+    assert got.info.status == "FINISHED" and got.data.tags[tracking.KIND] == "rft-job"
+    assert got.data.metrics["eval/base_mean"] == 0.5

@@ -1,0 +1,181 @@
+"""Local GRPO end to end on a tiny model built here: weights move, metrics land in MLflow,
+reruns (also after an interruption) reuse the job and its run, and nothing stays RUNNING."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import yaml
+
+from rftlab import tracking
+from rftlab.config import parse_params
+
+pytestmark = pytest.mark.slow
+
+ENDINGS = {"T": ["でござる。", "でござるな。", "ではござらぬ。"], "A": ["です。", "ですね。"], "B": ["だよ。", "かな。"]}
+WORDS = ["デプロイ", "テスト", "レビュー", "障害", "ログ", "設計", "予算"]
+
+
+def messages(n: int = 160) -> list[dict]:
+    r = random.Random(0)
+    rows = []
+    for i in range(n):
+        u = "T" if i % 3 == 0 else r.choice("AB")
+        text = "".join(f"{r.choice(WORDS)}の確認{r.choice(ENDINGS[u])}" for _ in range(r.randint(1, 2)))
+        rows.append({"id": f"m{i}", "user": u, "text": text, "ts": str(1000 + i), "channel": "c"})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A project folder: params, tiny base model, prompts, grader bundle."""
+    from rftlab.grader.bundle import make_bundle, write_bundle
+    from rftlab.io import write_jsonl
+    from rftlab.jobs.base_model import build_model, lm_train
+    from rftlab.jobs.chat import train_tokenizer, training_texts
+    from rftlab.style.profile import build_profile
+
+    d = tmp_path_factory.mktemp("proj")
+    rows = messages()
+    texts = training_texts(rows)
+    tok = train_tokenizer(texts, 300)
+    model = build_model(tok, d_model=32, n_layer=1, n_head=2, context=64, seed=0)
+    lm_train(model, tok, texts, context=64, epochs=1, lr=3e-3, batch_size=32, seed=0)
+    model.save_pretrained(d / "base")
+    tok.save_pretrained(d / "base")
+    write_bundle(d / "grader.json", make_bundle(build_profile(rows, "T", min_count=1)))
+    prompts = [{"messages": [{"role": "user", "content": r["text"]}], "reference_answer": rows[i + 1]["text"],
+                "id": r["id"]} for i, r in enumerate(rows[:-1]) if r["user"] != "T"]
+    write_jsonl(d / "train.jsonl", prompts[:40])
+    write_jsonl(d / "val.jsonl", prompts[40:44])
+    params = {"rft": {"base_model": str(d / "base"), "seed": 0,
+                      "hyperparameters": {"batchSize": 16, "trainingSamplePerPrompt": 4, "learningRate": 1e-3,
+                                          "inferenceMaxTokens": 8, "evalInterval": 2},
+                      "local": {"max_steps": 4, "val_prompts": 4, "hourly_usd": 1.0}}}
+    (d / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    return d
+
+
+def run(d, seed=0, **kw):
+    from rftlab.jobs.stage import run_rft
+
+    data = yaml.safe_load((d / "params.yaml").read_text(encoding="utf-8"))
+    data["rft"]["seed"] = seed
+    params = parse_params(data)
+    return run_rft(params, train=str(d / "train.jsonl"), val=str(d / "val.jsonl"), grader=str(d / "grader.json"),
+                   job_out=str(d / "out/job.json"), model_out=str(d / "out/model"), metrics_out=str(d / "out/rft.json"),
+                   progress=False, **kw)
+
+
+@pytest.fixture
+def in_project(project, monkeypatch):
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("RFTLAB_JOBS_DIR", str(project / "jobs"))
+    return project
+
+
+def weights(path):
+    from transformers import AutoModelForCausalLM
+
+    return {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(path).state_dict().items()}
+
+
+def test_grpo_trains_logs_metrics_and_rerun_reuses_the_run(in_project):
+    d = in_project
+    state = run(d)
+    assert state.status == "Completed"
+    before, after = weights(d / "base"), weights(d / "out/model")
+    assert any((before[k] - after[k]).abs().max() > 0 for k in before), "GRPO did not change the weights"
+
+    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    r = runs[0]
+    assert r.data.tags[tracking.KIND] == "rft-job" and r.data.tags[tracking.BACKEND] == "local"
+    assert r.data.tags[tracking.GRADER_VERSION].startswith("g-")
+    for key in ("hp.batchSize", "hp.learningRate", "grader_version", "prompts.train_md5", "prompts.val_md5",
+                "profile_md5", "base_model", "backend"):
+        assert key in r.data.params, key
+    for key in ("train/reward_mean", "train/reward_std", "train/frac_reward_zero_std", "train/kl",
+                "train/completion_length", "train/learning_rate", "val/reward_mean", "cost_usd", "duration_min"):
+        assert key in r.data.metrics, key
+    assert any(k.startswith("train/rewards/") and k.endswith("/mean") for k in r.data.metrics)
+    history = tracking._mlflow().MlflowClient().get_metric_history(r.info.run_id, "val/reward_mean")
+    assert sorted(m.step for m in history) == [0, 2, 4]
+    assert r.data.metrics["cost_usd"] > 0  # hourly_usd 1.0 x wall time
+
+    job = json.loads((d / "out/job.json").read_text(encoding="utf-8"))
+    assert job["run_id"] == r.info.run_id and job["status"] == "Completed" and job["prompts_digest"]["train"]
+    assert job["grader_version"] == r.data.tags[tracking.GRADER_VERSION]
+
+    again = run(d)  # same inputs: the Completed job is reported, not retrained
+    assert again.job_id == state.job_id and again.run_id == state.run_id
+    assert len(tracking.find_runs(tracking.JOB_ID, state.job_id)) == 1
+
+    from typer.testing import CliRunner
+
+    from rftlab.cli import app
+
+    shown = CliRunner().invoke(app, ["job", "status", state.job_id[:16]])
+    assert shown.exit_code == 0 and "Completed" in shown.output and state.run_id in shown.output
+    listed = CliRunner().invoke(app, ["job", "list"])
+    assert state.job_id in listed.output
+
+
+def test_stop_request_ends_stopped_and_retry_resumes(in_project, monkeypatch):
+    from rftlab.jobs import local_callback
+    from rftlab.jobs.stage import JobNotCompleted
+    from rftlab.jobs.state import default_store
+
+    d = in_project
+    original = local_callback.JobCallback.on_step_end
+
+    def stop_at_2(self, args, state, control, **kw):
+        if state.global_step == 2:  # what `rftlab job stop` does from another process
+            store = default_store()
+            [s] = [s for s in store.all() if s.details["spec"]["seed"] == 2]
+            store.save(s.update(status="Stopping"))
+        original(self, args, state, control, **kw)
+
+    monkeypatch.setattr(local_callback.JobCallback, "on_step_end", stop_at_2)
+    with pytest.raises(JobNotCompleted, match="ended Stopped"):
+        run(d, seed=2)
+    with pytest.raises(JobNotCompleted, match="--retry"):
+        run(d, seed=2)
+    monkeypatch.setattr(local_callback.JobCallback, "on_step_end", original)
+    done = run(d, seed=2, retry=True)
+    assert done.status == "Completed" and done.details["result"]["steps"] == 4
+    [r] = tracking.find_runs(tracking.JOB_ID, done.job_id)
+    assert r.info.status == "FINISHED"
+
+
+def test_interrupted_job_resumes_in_the_same_run(in_project, monkeypatch):
+    from rftlab.jobs import local_callback
+
+    d = in_project
+    original = local_callback.JobCallback.on_step_end
+
+    def interrupt_at_3(self, args, state, control, **kw):
+        original(self, args, state, control, **kw)
+        if state.global_step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(local_callback.JobCallback, "on_step_end", interrupt_at_3)
+    with pytest.raises(KeyboardInterrupt):
+        run(d, seed=1)
+    from rftlab.jobs.state import default_store
+
+    [state] = [s for s in default_store().all() if s.details["spec"]["seed"] == 1]
+    assert state.status == "InProgress" and state.details["interrupted"]
+    [killed] = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    assert killed.info.status == "KILLED"
+
+    # a hard kill leaves the run RUNNING: simulate it, then rerun
+    tracking._mlflow().MlflowClient().update_run(killed.info.run_id, status="RUNNING")
+    monkeypatch.setattr(local_callback.JobCallback, "on_step_end", original)
+    done = run(d, seed=1)
+    assert done.status == "Completed" and done.job_id == state.job_id and done.run_id == killed.info.run_id
+    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert done.details["result"]["steps"] == 4
