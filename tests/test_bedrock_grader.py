@@ -90,7 +90,7 @@ def _real_bundle(tmp_path):
     return tmp_path / "grader.json", bundle["version"]
 
 
-def test_build_context_is_packaged_for_the_grader_version(project, aws):
+def test_build_context_is_packaged_for_the_grader_version(project, aws, monkeypatch):
     pytest.importorskip("rftlab.grader.package")
     import sys
 
@@ -98,7 +98,7 @@ def test_build_context_is_packaged_for_the_grader_version(project, aws):
     from rftlab.jobs.bedrock_grader import image_for
 
     for name in ("rftlab.grader.bundle", "rftlab.grader.handler"):  # the real grader, not the fake
-        sys.modules.pop(name, None)
+        monkeypatch.delitem(sys.modules, name, raising=False)
     path, version = _real_bundle(project)
     lines: list[str] = []
     with pytest.raises(ConfigError):

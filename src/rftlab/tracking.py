@@ -53,7 +53,25 @@ def setup(experiment: str | None = None) -> str:
     mlflow.set_tracking_uri(tracking_uri())
     name = experiment or load_params().tracking.experiment
     exp = mlflow.set_experiment(name)
+    _sqlite_wal(mlflow.get_tracking_uri())
     return exp.experiment_id
+
+
+_WAL_DONE: set[str] = set()
+
+
+def _sqlite_wal(uri: str) -> None:
+    """Put a sqlite store in WAL mode once: parallel writers (trial logger, stages) stop blocking."""
+    if not uri.startswith("sqlite:///") or uri in _WAL_DONE:
+        return
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=30)) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:  # a read-only or odd store still works without WAL
+        log.debug("could not enable WAL on %s: %s", uri, exc)
+    _WAL_DONE.add(uri)
 
 
 def _git(*args: str) -> str | None:
