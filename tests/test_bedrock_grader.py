@@ -97,8 +97,12 @@ def test_build_context_is_packaged_for_the_grader_version(project, aws, monkeypa
     from rftlab.errors import ConfigError
     from rftlab.jobs.bedrock_grader import image_for
 
-    for name in ("rftlab.grader.bundle", "rftlab.grader.handler"):  # the real grader, not the fake
-        monkeypatch.delitem(sys.modules, name, raising=False)
+    import rftlab.grader as grader_pkg
+
+    # The real grader, not the fake; monkeypatch puts back both the module and the package attribute.
+    for name in ("bundle", "handler"):
+        monkeypatch.delitem(sys.modules, f"rftlab.grader.{name}", raising=False)
+        monkeypatch.delattr(grader_pkg, name, raising=False)
     path, version = _real_bundle(project)
     lines: list[str] = []
     with pytest.raises(ConfigError):

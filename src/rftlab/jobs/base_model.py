@@ -84,6 +84,9 @@ def run_base_model(messages_path: str | Path, out_dir: str | Path, params: Any, 
 
     from rftlab.jobs.chat import group_by_user, train_tokenizer, training_texts
 
+    from rftlab.jobs.local_train import quiet_transformers
+
+    quiet_transformers()
     torch.set_num_threads(1)  # a model this small gains nothing from more threads on a shared CPU
     messages = read_messages(messages_path)
     if not messages:

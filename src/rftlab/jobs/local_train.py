@@ -58,6 +58,17 @@ def last_checkpoint(out_dir: Path) -> str | None:
     return str(cks[-1]) if cks else None
 
 
+def quiet_transformers() -> None:
+    """Shard-writing bars and v6 deprecation notices drown the stage's own progress lines."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
+
+
 def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_step: Any = None) -> dict[str, Any]:
     """Run (or resume) GRPO for `spec`; saves the tuned model to job_dir/model.
 
@@ -69,6 +80,7 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
 
     from rftlab.jobs.local_callback import JobCallback
 
+    quiet_transformers()
     opts = spec.options
     hp = spec.hyperparameters
     torch.set_num_threads(int(opts.get("threads") or 1))  # tiny model: extra threads only add contention
