@@ -17,6 +17,7 @@ from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine, components
 from rftlab.style.features import extract
 
 BUNDLE_SCHEMA = 1
+ADDED_FAMILIES = ("learned", "evidence")  # profile schema 2; older bundles score them at weight 0
 
 
 def _canonical(obj: Any) -> bytes:
@@ -74,10 +75,16 @@ def grader_from_obj(obj: Any, source: str = "grader") -> Grader:
         if not isinstance(obj["weights"], dict):
             raise InputError(f"{source}: bundle 'weights' must be an object")
         profile, weights = obj["profile"], obj["weights"]
-        version = grader_version(profile, {**DEFAULT_WEIGHTS, **weights})
+        # make_bundle stores full weights, so their hash as stored is the version; a bundle
+        # written with partial weights is hashed with the defaults filled in
+        version = grader_version(profile, weights)
         stored = obj.get("version")
         if stored and stored != version:
+            version = grader_version(profile, {**DEFAULT_WEIGHTS, **weights})
+        if stored and stored != version:
             raise InputError(f"{source}: bundle version {stored} does not match its content ({version}); was it edited?")
+        # families added after a bundle was made must not change its scores
+        weights = {**{f: 0.0 for f in ADDED_FAMILIES if f not in weights}, **weights}
         return Grader(profile, weights, version, obj.get("meta"))
     if isinstance(obj, dict) and "schema_version" in obj and isinstance(obj.get("families"), dict):
         return Grader(obj, None, None, {"bare_profile": True})

@@ -14,18 +14,19 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rftlab.style.features import COUNT_FAMILIES, extract
 
-FAMILIES: tuple[str, ...] = (*COUNT_FAMILIES, "length")
+FAMILIES: tuple[str, ...] = (*COUNT_FAMILIES, "length", "learned", "evidence")
 GUARDS: tuple[str, ...] = ("repetition", "degenerate_length", "non_japanese", "prompt_copy", "word_list")
 DEFAULT_WEIGHTS: dict[str, float] = {
     # character n-grams carry most of the signal; syntax families refine it; content words
     # (vocab) are topic-bound and easy to game, so they stay low
     "char": 1.0, "func": 0.2, "pos": 0.2, "ending": 0.2, "comma": 0.1, "punct": 0.1,
-    "chartype": 0.1, "vocab": 0.1, "length": 0.1,
+    "chartype": 0.1, "vocab": 0.1, "length": 0.1, "learned": 2.0, "evidence": 0.5,
     "repetition": 1.0, "degenerate_length": 1.0, "non_japanese": 1.0, "prompt_copy": 1.0, "word_list": 1.0,
     "scale": 3.0, "bias": 0.0,
 }
@@ -35,6 +36,8 @@ _ZEROS = itertools.repeat(0.0)
 PRIOR_COUNT = 2.0  # pseudo-count of neutral evidence: short texts stay near 0
 CLIP = 8.0
 SHORT_PENALTY = 0.8
+EVIDENCE_SCALE = 0.1  # sqrt(100) features' worth of evidence per unit
+LEARNED_SCALE = 0.1  # brings the learned dot product (about +-7) to the other families' range
 
 if TYPE_CHECKING:  # numpy is imported lazily: the Lambda path never needs it
     import numpy as np
@@ -48,7 +51,9 @@ class _Model:
     """Log-likelihood ratios per family, compiled once per profile object."""
 
     def __init__(self, profile: Mapping[str, Any]) -> None:
-        self.llr: dict[str, dict[str, float]] = {}
+        self.llr: dict[str, dict[str, Any]] = {}
+        learned = (profile.get("learned") or {}).get("weights") or {}
+        self.learned_families = frozenset(f for f in learned if f in COUNT_FAMILIES)
         for fam in COUNT_FAMILIES:
             block = profile.get("families", {}).get(fam) or {}
             t, b = block.get("target", {}), block.get("background", {})
@@ -64,6 +69,13 @@ class _Model:
                 (k + " ")[:-1]: (math.log(t.get(k, 0) + a) - nt) - (math.log(b.get(k, 0) + a) - nb)
                 for k in ordered
             }
+            if fam in self.learned_families:
+                # one lookup serves both: value = complex(llr, learned weight), summed in C
+                extra = learned[fam]
+                table = self.llr[fam]
+                for k in sorted(set(extra) - set(table), key=lambda k: (len(k), k)):
+                    table[(k + " ")[:-1]] = 0.0
+                self.llr[fam] = {k: complex(v, float(extra.get(k, 0.0))) for k, v in table.items()}
         length = profile.get("length", {})
         self.lt, self.lb = length.get("target", {}), length.get("background", {})
         top = [f"{pos}:{w}" for pos, items in profile.get("top_vocab", {}).items() for w, _ in items[:20]]
@@ -93,6 +105,7 @@ def _gauss_llr(x: float, t: Mapping[str, float], b: Mapping[str, float], mean: s
 
 def _family_components(features: Mapping[str, Any], model: _Model) -> dict[str, float]:
     out: dict[str, float] = {}
+    learned, n_learned, evidence, n_all = 0.0, 0, 0.0, 0
     for fam in COUNT_FAMILIES:
         table = model.llr[fam]
         counts = features.get(fam) or {}
@@ -102,8 +115,19 @@ def _family_components(features: Mapping[str, Any], model: _Model) -> dict[str, 
         else:
             total = sum(map(operator.mul, counts.values(), map(table.get, counts, _ZEROS)))
             n = sum(counts.values())
-        val = total / (n + PRIOR_COUNT)
+        if fam in model.learned_families:  # the imaginary part is the learned dot product
+            learned += total.imag
+            n_learned += n
+        val = total.real / (n + PRIOR_COUNT)
         out[fam] = max(-CLIP, min(CLIP, val))
+        evidence += total.real
+        n_all += n
+    # evidence total: all families' log-likelihood ratios over sqrt(count), not over count, so
+    # a longer text counts as stronger evidence (the per-family averages cannot say that)
+    out["evidence"] = max(-CLIP, min(CLIP, EVIDENCE_SCALE * evidence / math.sqrt(n_all + PRIOR_COUNT)))
+    # learned n-gram weights (style/learned.py): tf-idf dot product over sqrt(total count)
+    val = LEARNED_SCALE * learned / math.sqrt(n_learned) if n_learned else 0.0
+    out["learned"] = max(-CLIP, min(CLIP, val))
     st = features.get("stats", {})
     chars = float(st.get("n_chars", 0))
     if chars <= 0:
@@ -127,6 +151,18 @@ def _copy_overlap(text: str, prompt: str) -> float:
     return sum(1 for g in grams if g in prompt) / len(grams)
 
 
+_MARKUP = re.compile(r"<\|[^|>]{0,20}\|>|\ufffd|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _garbled(text: str, n_chars: int) -> float:
+    """Broken bytes (U+FFFD), control characters and leaked chat-template markers: a small
+    model under RL pressure emits them, and they are not Japanese however the rest reads."""
+    if not text or n_chars <= 0:
+        return 0.0
+    bad = sum(len(m.group()) for m in _MARKUP.finditer(text))
+    return _ramp(bad / n_chars, 0.02, 0.10)
+
+
 def _guards(features: Mapping[str, Any], model: _Model, prompt: str | None) -> dict[str, float]:
     st = features.get("stats", {})
     n_chars, n_words = st.get("n_chars", 0), st.get("n_words", 0)
@@ -147,6 +183,7 @@ def _guards(features: Mapping[str, Any], model: _Model, prompt: str | None) -> d
         length = max(_ramp(z, 2.5, 4.0), _ramp(n_chars / p99, 2.0, 4.0), short)
     letters = st.get("letters", 0)
     non_jp = (1.0 if n_chars > 0 else 0.0) if letters == 0 else _ramp(1.0 - st.get("jp_ratio", 0.0), 0.5, 0.9)
+    non_jp = max(non_jp, _garbled(features.get("text", ""), n_chars))
     copy = _ramp(_copy_overlap(features.get("text", ""), prompt), 0.5, 0.9) if isinstance(prompt, str) else 0.0
     word_list = 0.0
     if n_words >= 3 and model.favourites:

@@ -16,8 +16,9 @@ from typing import Any
 
 from rftlab.errors import InputError
 from rftlab.style.features import CONTENT_POS, COUNT_FAMILIES, extract
+from rftlab.style.learned import fit_learned
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: adds the `learned` block (logistic-regression n-gram weights)
 # Features kept per family (the most frequent in target + background); bounds profile size.
 FAMILY_CAPS = {"char": 30000, "func": 3000, "pos": 6000, "ending": 4000, "comma": 1500,
                "punct": 800, "chartype": 50, "vocab": 3000}
@@ -129,6 +130,7 @@ def build_profile_from_features(
         "author": author,
         "counts": {"target_messages": len(target_feats), "background_messages": len(background_feats)},
         "families": families,
+        "learned": fit_learned(target_feats, background_feats, min_df=min_count),
         "length": {"target": _length_stats(target_feats), "background": _length_stats(background_feats)},
         "top_vocab": _top_vocab(vt, top_vocab),
         "favorite_words": _favourites(vt, vb, top_vocab, min_count),
