@@ -14,34 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from aozora import CORPUS, Aozora
 from rftlab.calibrate.metrics import roc_auc
 from rftlab.calibrate.search import calibrate
 from rftlab.grader.bundle import load_grader
 from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine_matrix, components
 from rftlab.io import write_json
-from rftlab.style.features import extract
 from rftlab.style.profile import build_profile_from_features
-
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "aozora12.jsonl"
-
-
-def split(rows: list[dict]) -> tuple[list[int], list[int]]:
-    works = sorted({r["work"] for r in rows})
-    random.Random(0).shuffle(works)
-    train_works = set(works[: len(works) // 2])
-    train = [i for i, r in enumerate(rows) if r["work"] in train_works][:1500]
-    test = [i for i, r in enumerate(rows) if r["work"] not in train_works][:500]
-    return train, test
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,44 +39,27 @@ def main() -> None:
     ap.add_argument("--bar", type=float, default=0.94)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    by_author: dict[str, list[dict]] = defaultdict(list)
-    with open(args.corpus, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            by_author[r["author"]].append(r)
-    authors = sorted(by_author, key=int)
-    shuffled = {}
-    for a in authors:
-        idx = list(range(len(by_author[a])))
-        random.Random(1).shuffle(idx)
-        shuffled[a] = idx
-    cache: dict[tuple[str, int], dict] = {}
-
-    def feats(a: str, i: int) -> dict:
-        if (a, i) not in cache:
-            cache[(a, i)] = extract(by_author[a][i]["text"])
-        return cache[(a, i)]
+    corpus = Aozora(args.corpus)
+    feats, by_author = corpus.feats, corpus.rows
 
     def comp_matrix(fs: list[dict], profile: dict, names: list[str]) -> np.ndarray:
         return np.array([[components(f, profile)[n] for n in names] for f in fs])
 
-    chosen = [a for a in authors if not args.authors or a in args.authors.split(",")]
+    chosen = corpus.chosen(args.authors)
     results = {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-calibrate-"))
     for target in chosen:
         t1 = time.perf_counter()
-        train, test = split(by_author[target])
-        others = [a for a in authors if a != target]
+        train, test = corpus.split(target)
         rows, fs = [], []
         for i in train:
             r = by_author[target][i]
             rows.append({"id": f"{target}-{i}", "user": target, "text": r["text"], "group": f"{target}:{r['work']}"})
             fs.append(feats(target, i))
-        for a in others:
-            for i in shuffled[a][:150]:
-                r = by_author[a][i]
-                rows.append({"id": f"{a}-{i}", "user": a, "text": r["text"], "group": f"{a}:{r['work']}"})
-                fs.append(feats(a, i))
+        for a, i in corpus.background(target, "train"):
+            r = by_author[a][i]
+            rows.append({"id": f"{a}-{i}", "user": a, "text": r["text"], "group": f"{a}:{r['work']}"})
+            fs.append(feats(a, i))
         work = tmp / target
         work.mkdir()
         (work / "messages.jsonl").write_text(
@@ -105,7 +74,7 @@ def main() -> None:
         names = sorted(grader.weights)
         names = [n for n in names if n in components(fs[0], grader.profile)]
         pos = comp_matrix([feats(target, i) for i in test], grader.profile, names)
-        neg = comp_matrix([feats(a, i) for a in others for i in shuffled[a][150:200]], grader.profile, names)
+        neg = comp_matrix([feats(a, i) for a, i in corpus.background(target, "test")], grader.profile, names)
         labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
         C = np.vstack([pos, neg])
         auc = roc_auc(combine_matrix(C, names, grader.weights), labels)

@@ -9,16 +9,13 @@ author; test on the target's other works (<= 500 rows) vs rows 150-199 of each o
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import statistics
 import sys
 import time
-from collections import defaultdict
-from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
+from aozora import CORPUS, Aozora
 from rftlab.grader.gaming import attempts
 from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine, components
 from rftlab.style.features import extract
@@ -27,51 +24,20 @@ from rftlab.style.profile import build_profile_from_features
 # the list; `single_token` and `bare_ending` are extra probes, reported separately
 REQUIRED = {"top_words_repeated", "message_repeated_5x", "ending_repeated_30x", "empty", "english", "random_kana",
             "word_list"}
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "aozora12.jsonl"
-
-
-def split(rows_by_author: dict[str, list[dict]], target: str):
-    rows = rows_by_author[target]
-    works = sorted({r["work"] for r in rows})
-    random.Random(0).shuffle(works)
-    train_works = set(works[: len(works) // 2])
-    train = [i for i, r in enumerate(rows) if r["work"] in train_works][:1500]
-    test = [i for i, r in enumerate(rows) if r["work"] not in train_works][:500]
-    return train, test
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", default=str(CORPUS))
     ap.add_argument("--authors", default="")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    by_author: dict[str, list[dict]] = defaultdict(list)
-    with open(args.corpus, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            by_author[r["author"]].append(r)
-    authors = sorted(by_author, key=int)
-    shuffled = {}
-    for a in authors:
-        idx = list(range(len(by_author[a])))
-        random.Random(1).shuffle(idx)
-        shuffled[a] = idx
-    cache: dict[tuple[str, int], dict] = {}
-
-    def feats(a: str, i: int) -> dict:
-        key = (a, i)
-        if key not in cache:
-            cache[key] = extract(by_author[a][i]["text"])
-        return cache[key]
-
-    chosen = [a for a in authors if not args.authors or a in args.authors.split(",")]
+    corpus = Aozora(args.corpus)
+    feats, by_author = corpus.feats, corpus.rows
+    chosen = corpus.chosen(args.authors)
     aucs, gaming_fail, extra_fail = {}, [], []
     for target in chosen:
-        train, test = split(by_author, target)
-        others = [a for a in authors if a != target]
-        bg_train = [feats(a, i) for a in others for i in shuffled[a][:150]]
-        bg_test = [feats(a, i) for a in others for i in shuffled[a][150:200]]
+        train, test = corpus.split(target)
+        bg_train = [feats(a, i) for a, i in corpus.background(target, "train")]
+        bg_test = [feats(a, i) for a, i in corpus.background(target, "test")]
         tr = [feats(target, i) for i in train]
         te = [feats(target, i) for i in test]
         profile = build_profile_from_features(tr, bg_train, author=target)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Shared fixtures for the Bedrock tests (project, aws, bedrock, no_sleep).
+pytest_plugins = ("bedrock_support",)
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpora" / "aozora12.jsonl"
 

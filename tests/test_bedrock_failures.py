@@ -8,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rftlab.cli import app
-from bedrock_support import (  # noqa: F401 - fixtures
-    BUCKET, JOB_ARN, MODEL_ARN, REGION, T0, aws, bedrock, job_response, no_sleep, project, put_metrics_csv,
-    rft_params, write_params,
+from bedrock_support import (  # fixtures come from conftest's pytest_plugins
+    BUCKET, JOB_ARN, MODEL_ARN, REGION, T0, job_response, put_metrics_csv, rft_params, write_params,
 )
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bedrock_support import (  # noqa: F401 - fixtures
-    ACCOUNT, GRADER_VERSION, REGION, aws, no_sleep, project, write_prompts,
+from bedrock_support import (  # fixtures come from conftest's pytest_plugins
+    ACCOUNT, GRADER_VERSION, REGION, write_prompts,
 )
 
 
@@ -67,9 +67,8 @@ def test_smoke_test_rejects_a_handler_that_breaks_the_contract(project, monkeypa
 
 def test_smoke_test_with_the_real_grader(tmp_path):
     """The real handler and a real bundle (skips while the grader concern is incomplete)."""
-    bundle_mod = pytest.importorskip("rftlab.grader.bundle")
-    pytest.importorskip("rftlab.grader.handler")
-    profile_mod = pytest.importorskip("rftlab.style.profile")
+    import rftlab.grader.bundle as bundle_mod
+    import rftlab.style.profile as profile_mod
     from rftlab.jobs.bedrock_grader import smoke_test
 
     msgs = [{"id": str(i), "user": "U01CTO" if i % 2 else "U02", "text": t}
@@ -81,8 +80,8 @@ def test_smoke_test_with_the_real_grader(tmp_path):
 
 
 def _real_bundle(tmp_path):
-    bundle_mod = pytest.importorskip("rftlab.grader.bundle")
-    profile_mod = pytest.importorskip("rftlab.style.profile")
+    import rftlab.grader.bundle as bundle_mod
+    import rftlab.style.profile as profile_mod
     msgs = [{"id": str(i), "user": "U01CTO" if i % 2 else "U02", "text": t}
             for i, t in enumerate(["承知したでござる。", "了解です。", "拙者が対応するでござる。", "明日やります。"] * 5)]
     bundle = bundle_mod.make_bundle(profile_mod.build_profile(msgs, "U01CTO", min_count=1))
@@ -91,7 +90,6 @@ def _real_bundle(tmp_path):
 
 
 def test_build_context_is_packaged_for_the_grader_version(project, aws, monkeypatch):
-    pytest.importorskip("rftlab.grader.package")
     import sys
 
     from rftlab.errors import ConfigError

@@ -12,9 +12,8 @@ from botocore.stub import ANY
 from typer.testing import CliRunner
 
 from rftlab.cli import app
-from bedrock_support import (  # noqa: F401 - fixtures
-    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, MODEL_ARN, REGION, ROLE, aws, bedrock, job_response,
-    no_sleep, project, put_metrics_csv, rft_params,
+from bedrock_support import (  # fixtures come from conftest's pytest_plugins
+    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, MODEL_ARN, REGION, ROLE, job_response, put_metrics_csv, rft_params,
 )
 
 runner = CliRunner()

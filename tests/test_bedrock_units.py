@@ -8,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rftlab.cli import app
-from bedrock_support import (  # noqa: F401 - fixtures
-    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, MODEL_ARN, REGION, ROLE, T0, aws, bedrock, job_response,
-    no_sleep, project, rft_params, write_prompts,
+from bedrock_support import (  # fixtures come from conftest's pytest_plugins
+    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, MODEL_ARN, REGION, ROLE, T0, job_response, rft_params, write_prompts,
 )
 
 runner = CliRunner()

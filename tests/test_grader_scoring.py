@@ -67,7 +67,7 @@ def test_combine_is_bounded_and_finite():
     ("拙者が確認するでござる。" * 6, "repetition"),
     ("I will check the deployment tomorrow and report back.", "non_japanese"),
     ("御座る、拙者、確認、共有、参加、相談", "word_list"),
-    ("拙者が確認\ufffd\ufffdするで\ufffdござる。\ufffd", "non_japanese"),
+    ("拙者が\ufffd\ufffd\ufffd確認\ufffd\ufffdするでござる\ufffd", "non_japanese"),
     ("<|assistant|>拙者が<|user|>確認するでござる<|end|>", "non_japanese"),
 ])
 def test_each_guard_triggers(profile, text, guard):

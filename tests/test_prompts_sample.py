@@ -1,4 +1,4 @@
-"""The prompt set built from the real sample export (data/interim/messages.jsonl, `dvc repro ingest`).
+"""The prompt set built from the sample export the project ships (generated and ingested here).
 
 Also the reference-answer check against the grader. Definition of "top half": for each
 split, pool the grader's scores of that split's reference answers with its scores of the
@@ -6,13 +6,11 @@ other users' messages of that split (every non-target message in the split's thr
 prompts included); a reference answer is in the top half when its score is at or above
 the median of that pool. References are scored with their prompt (as during RFT), the
 other messages without one. The grader is data/grader/grader.json when the calibrate
-stage has written it (it saw every message), else a profile built from the training
-side's messages only (so validation references are unseen).
+a profile built from the training side's messages only (so validation references are unseen).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 from pathlib import Path
 
@@ -24,16 +22,19 @@ from rftlab.prompts.build import build_prompt_set
 from rftlab.prompts.validate import validate_file
 
 ROOT = Path(__file__).resolve().parents[1]
-MESSAGES = ROOT / "data/interim/messages.jsonl"
-BUNDLE = ROOT / "data/grader/grader.json"
 
 
 @pytest.fixture(scope="module")
-def sample():
-    if not MESSAGES.exists():
-        pytest.skip(f"{MESSAGES} not found: run `dvc repro ingest` first")
+def sample(tmp_path_factory):
+    """The sample export with the repo's params: generated, then ingested, as the pipeline does."""
+    from rftlab.slack.ingest import run_ingest
+    from rftlab.slack.sample import write_sample
+
     params = load_params(ROOT / "params.yaml")
-    messages = read_messages(MESSAGES)
+    d = tmp_path_factory.mktemp("sample")
+    write_sample(d / "export.zip", params.sample)
+    run_ingest(d / "export.zip", d / "messages.jsonl", params=params.ingest)
+    messages = read_messages(d / "messages.jsonl")
     out = build_prompt_set(
         messages, params.profile.author, params.prompts,
         max_prompt_length=params.rft.hyperparameters.maxPromptLength,
@@ -67,21 +68,15 @@ def _unit(m: dict) -> tuple[str, str]:
 
 
 def test_reference_answers_score_in_top_half_of_their_split(sample, tmp_path):
-    if importlib.util.find_spec("rftlab.grader.bundle") is None:
-        pytest.skip("rftlab.grader.bundle (load_grader) not built yet")
-    from rftlab.grader.bundle import load_grader, write_bundle, make_bundle
+    from rftlab.grader.bundle import load_grader, make_bundle, write_bundle
+    from rftlab.style.profile import build_profile
 
     params, messages, out = sample
     author = params.profile.author
     val_units = {(r["channel"], r["thread_ts"]) for r in out.val}
-    if BUNDLE.exists():
-        grader = load_grader(BUNDLE)
-    else:
-        from rftlab.style.profile import build_profile
-
-        profile = build_profile([m for m in messages if _unit(m) not in val_units], author)
-        write_bundle(tmp_path / "grader.json", make_bundle(profile))
-        grader = load_grader(tmp_path / "grader.json")
+    profile = build_profile([m for m in messages if _unit(m) not in val_units], author)
+    write_bundle(tmp_path / "grader.json", make_bundle(profile))
+    grader = load_grader(tmp_path / "grader.json")
     for name, records in (("train", out.train), ("val", out.val)):
         units = {(r["channel"], r["thread_ts"]) for r in records}
         others = [m["text"] for m in messages if m["user"] != author and _unit(m) in units]

@@ -80,7 +80,11 @@ def score_cmd(
         score, comps = g.score(row["text"], prompt=prompt)
         lines.append(json.dumps({"id": row.get("id", lineno), "score": round(score, 6),
                                  "components": {k: round(v, 6) for k, v in comps.items()}}, ensure_ascii=False))
-    text = "".join(line + "\n" for line in lines)
+    _emit("".join(line + "\n" for line in lines), output)
+
+
+def _emit(text: str, output: Optional[Path]) -> None:
+    """Write the whole result at once: to stdout, or atomically to --output."""
     sink = _stdout_or(output)
     if sink is None:
         sys.stdout.write(text)
@@ -107,13 +111,7 @@ def invoke_cmd(
         payload = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(f"{input or '<stdin>'}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    text = json.dumps(handle(payload, g), ensure_ascii=False) + "\n"
-    sink = _stdout_or(output)
-    if sink is None:
-        sys.stdout.write(text)
-    else:
-        with sink as fh:
-            fh.write(text)
+    _emit(json.dumps(handle(payload, g), ensure_ascii=False) + "\n", output)
 
 
 def package_cmd(

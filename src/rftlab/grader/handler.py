@@ -130,7 +130,7 @@ def handle(payload: Any, grader: Grader) -> list[dict[str, Any]]:
     errors = 0
     try:
         samples = _samples(payload)
-    except Exception as exc:  # noqa: BLE001 - the batch must never fail
+    except Exception:  # noqa: BLE001 - the batch must never fail
         samples, errors = [], 1
         out.append(_malformed("0", "unreadable_payload"))
     for i, sample in enumerate(samples):

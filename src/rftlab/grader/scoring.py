@@ -160,7 +160,7 @@ def _garbled(text: str, n_chars: int) -> float:
     if not text or n_chars <= 0:
         return 0.0
     bad = sum(len(m.group()) for m in _MARKUP.finditer(text))
-    return _ramp(bad / n_chars, 0.02, 0.10)
+    return _ramp(bad / n_chars, 0.05, 0.30)  # graded, so GRPO can still rank the less broken replies higher
 
 
 def _guards(features: Mapping[str, Any], model: _Model, prompt: str | None) -> dict[str, float]:

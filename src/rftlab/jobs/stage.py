@@ -94,7 +94,6 @@ def run_rft(params: Any, *, train: str, val: str | None, grader: str, job_out: s
         copy_model(model_id, model_out)
     else:
         write_json(Path(model_out) / "model_id.json", {"model_id": model_id, "job_id": state.job_id})
-    details = state.details.get("result") or {}
     record = {
         "job_id": state.job_id, "backend": state.backend, "status": state.status, "run_id": state.run_id,
         "spec_hash": state.spec_hash, "base_model": spec.base_model, "model_id": model_id,
