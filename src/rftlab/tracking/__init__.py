@@ -1,0 +1,31 @@
+"""The only package that talks to MLflow.
+
+Every stage opens one run through `stage_run`: the experiment comes from params, the run
+kind goes into the `rftlab.kind` tag, and the run records the git commit (plus the diff
+when the tree is dirty) and the DVC digests of its inputs. A run that raises ends
+FAILED (KILLED on Ctrl-C) so `mlflow ui` never shows an orphan RUNNING row.
+Callers use `from rftlab import tracking` and the names below; mlflow itself is imported
+lazily, so commands that never track stay fast.
+"""
+
+from rftlab.tracking.queries import (
+    download_artifact, get_run, log_child_run, metric_history, resume_run, runs_of_kind, set_run_status,
+)
+from rftlab.tracking.registry import (
+    find_model_versions, load_pyfunc, log_pyfunc_model, model_version_by_alias, set_model_alias,
+    set_model_version_tags,
+)
+from rftlab.tracking.runs import (
+    BACKEND, GRADER_VERSION, JOB_ID, KIND, KINDS, _mlflow, active_run_id, close_orphans, dep_tags, find_runs,
+    flatten, git_state, log_artifact, log_dict, log_figure, log_input_file, log_metrics, log_params, log_table,
+    log_text, set_tags, setup, stage_run, tracking_uri,
+)
+
+__all__ = [
+    "BACKEND", "GRADER_VERSION", "JOB_ID", "KIND", "KINDS", "_mlflow", "active_run_id", "close_orphans", "dep_tags",
+    "download_artifact", "find_model_versions", "find_runs", "flatten", "get_run", "git_state", "load_pyfunc",
+    "log_artifact", "log_child_run", "log_dict", "log_figure", "log_input_file", "log_metrics", "log_params",
+    "log_pyfunc_model", "log_table", "log_text", "metric_history", "model_version_by_alias", "resume_run",
+    "runs_of_kind", "set_model_alias", "set_model_version_tags", "set_run_status", "set_tags", "setup",
+    "stage_run", "tracking_uri",
+]
