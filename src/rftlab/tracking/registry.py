@@ -1,7 +1,5 @@
 """The model registry: grader versions as pyfunc models, tags and the `champion` alias."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,13 +39,16 @@ def log_pyfunc_model(
     `load_context(artifacts: dict[str, str]) -> state` runs once when the model loads;
     `predict(state, model_input) -> DataFrame` scores. Returns MLflow's ModelInfo.
     """
+    import pandas as pd
+
     mlflow = _mlflow()
 
     class _Model(mlflow.pyfunc.PythonModel):
         def load_context(self, context):  # noqa: ANN001
             self._state = load_context(dict(context.artifacts))
 
-        def predict(self, context, model_input, params=None):  # noqa: ANN001
+        # Real (not stringified) hints: MLflow reads them when the class is made.
+        def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
             return predict(self._state, model_input)
 
     return mlflow.pyfunc.log_model(
