@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 import yaml
+from calibrate_support import AUTHOR
+from calibrate_support import synth_messages as support_messages
 from typer.testing import CliRunner
 
 from rftlab.cli import app
 
-AUTHOR = "U01CTO"
-
 
 def synth_messages(n: int = 150, seed: int = 1) -> list[dict]:
-    rng = random.Random(seed)
-    subj = ["今日は", "明日の会議は", "例の件は", "デプロイは", "レビューは", "新機能は", "資料は"]
-    pred = ["進んで", "終わって", "遅れて", "順調に進んで", "止まって", "確認して"]
-    rows = []
-    for i in range(n):
-        target = i % 3 == 0
-        text = rng.choice(subj) + rng.choice(pred)
-        text += "いるでござる。" if target else rng.choice(["います。", "いるよ！", "いる感じです"])
-        if rng.random() < 0.5:
-            text += rng.choice(subj) + rng.choice(["頼むでござる", "お願いします", "よろしく"])
-        rows.append({"id": f"m{i}", "user": AUTHOR if target else rng.choice(["U02A", "U03B"]),
-                     "text": text, "channel": "dev", "group": f"g{i // 5}"})
-    return rows
+    return support_messages(n, seed, overlap=0.5, group_key="group", per_group=5)
 
 
 @pytest.fixture

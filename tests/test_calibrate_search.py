@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from pathlib import Path
 
 import optuna
 import pytest
 import yaml
+from calibrate_support import AUTHOR, synth_messages
 from typer.testing import CliRunner
 
 from rftlab.calibrate import objective as objective_mod
 from rftlab.calibrate.search import calibrate
 from rftlab.cli import app
-
-AUTHOR = "U01CTO"
-
-
-def synth_messages(n: int = 150, seed: int = 0) -> list[dict]:
-    """Two styles: the target ends with ござる, the others with です/ます/よ; 4 messages per thread."""
-    rng = random.Random(seed)
-    subj = ["今日は", "明日の会議は", "例の件は", "デプロイは", "レビューは", "新機能は", "資料は"]
-    pred = ["進んで", "終わって", "遅れて", "順調に進んで", "止まって", "確認して"]
-    rows = []
-    for i in range(n):
-        target = i % 3 == 0
-        text = rng.choice(subj) + rng.choice(pred)
-        text += "いるでござる。" if target else rng.choice(["います。", "いるよ！", "いる感じです"])
-        if rng.random() < 0.3:  # some overlap so the task is not trivially separable
-            text += rng.choice(["よろしくお願いします", "承知したでござる", "了解です"])
-        rows.append({"id": f"m{i}", "user": AUTHOR if target else rng.choice(["U02A", "U03B"]),
-                     "text": text, "channel": "dev", "thread_ts": f"t{i // 4}"})
-    return rows
 
 
 @pytest.fixture
