@@ -68,3 +68,19 @@ def postgres_url() -> str:
         pytest.skip("PostgreSQL on 127.0.0.1:5432 not reachable")
     user = os.environ.get("PGUSER", "postgres")
     return f"postgresql+psycopg2://{user}@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def converse_stub():
+    """A botocore Stubber on the project's cached bedrock-runtime client: every request is
+    validated against the service model, and responses queued but never used fail the test."""
+    from botocore.stub import Stubber
+
+    from rftlab import aws
+
+    aws.reset_clients()
+    client = aws.client("bedrock-runtime", "us-east-1")
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+    aws.reset_clients()

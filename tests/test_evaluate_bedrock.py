@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
-from rftlab import aws
 from rftlab.aws import AwsError
 from rftlab.evaluate.generate import BedrockGenerator, converse_messages
 
@@ -21,18 +20,8 @@ def _reply(text: str, inp: int, out: int) -> dict:
     }
 
 
-@pytest.fixture
-def runtime():
-    aws.reset_clients()
-    client = aws.client("bedrock-runtime", "us-east-1")
-    with Stubber(client) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
-    aws.reset_clients()
-
-
 @pytest.mark.parametrize("model_id", ["amazon.nova-2-lite-v1:0", ARN])
-def test_generates_n_samples_with_usage(runtime, model_id):
+def test_generates_n_samples_with_usage(converse_stub, model_id):
     prompts = [
         [{"role": "system", "content": "あなたはCTOです。"}, {"role": "user", "content": "デプロイは？"}],
         [{"role": "user", "content": "レビューお願いします"}],
@@ -43,28 +32,28 @@ def test_generates_n_samples_with_usage(runtime, model_id):
         "messages": [{"role": "user", "content": [{"text": "デプロイは？"}]}],
         "inferenceConfig": {"maxTokens": 64, "temperature": 0.7},
     }
-    runtime.add_response("converse", _reply("了解でござる", 20, 4), expected_first)
-    runtime.add_response("converse", _reply("明日でござる", 20, 5), expected_first)
+    converse_stub.add_response("converse", _reply("了解でござる", 20, 4), expected_first)
+    converse_stub.add_response("converse", _reply("明日でござる", 20, 5), expected_first)
     second = {"modelId": model_id, "messages": ANY, "inferenceConfig": ANY}
-    runtime.add_response("converse", _reply("見ます", 8, 2), second)
-    runtime.add_response("converse", _reply("", 8, 0), second)
+    converse_stub.add_response("converse", _reply("見ます", 8, 2), second)
+    converse_stub.add_response("converse", _reply("", 8, 0), second)
     out = BedrockGenerator(model_id, "us-east-1").generate(prompts, n=2, temperature=0.7, max_tokens=64, seed=0)
     assert [[c.text for c in row] for row in out] == [["了解でござる", "明日でござる"], ["見ます", ""]]
     assert out[0][0].prompt_tokens == 20 and out[0][1].completion_tokens == 5
     assert sum(c.completion_tokens for row in out for c in row) == 11
 
 
-def test_reasoning_blocks_are_not_the_answer(runtime):
+def test_reasoning_blocks_are_not_the_answer(converse_stub):
     reply = _reply("答え", 3, 9)
     reply["output"]["message"]["content"].insert(0, {"reasoningContent": {"reasoningText": {"text": "考え中"}}})
-    runtime.add_response("converse", reply)
+    converse_stub.add_response("converse", reply)
     [[c]] = BedrockGenerator(ARN, "us-east-1").generate([[{"role": "user", "content": "q"}]], n=1,
                                                          temperature=1.0, max_tokens=8, seed=0)
     assert c.text == "答え" and c.completion_tokens == 9
 
 
-def test_access_denied_names_the_permission(runtime):
-    runtime.add_client_error(
+def test_access_denied_names_the_permission(converse_stub):
+    converse_stub.add_client_error(
         "converse", service_error_code="AccessDeniedException", http_status_code=403,
         service_message="User: x is not authorized to perform: bedrock:InvokeModel on resource: y",
     )
@@ -114,7 +103,7 @@ def _bedrock_job(tmp_path, experiment, *, arn=ARN):
     return job, val, run.info.run_id
 
 
-def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(runtime, tmp_path):
+def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp_path):
     import json
 
     from rftlab import tracking
@@ -126,7 +115,7 @@ def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(runtime, tmp_path)
     job, val, run_id = _bedrock_job(tmp_path, "eval-bedrock")
     for model, text in [("amazon.nova-2-lite-v1:0", "はい"), ("amazon.nova-2-lite-v1:0", "見ます"),
                         (ARN, "承知でござる"), (ARN, "見るでござる")]:
-        runtime.add_response("converse", _reply(text, 1000, 100),
+        converse_stub.add_response("converse", _reply(text, 1000, 100),
                              {"modelId": model, "messages": ANY, "inferenceConfig": ANY})
     out = evaluate(params, job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
                    plots_dir=tmp_path / "plots", grader=_Grader())
@@ -153,7 +142,7 @@ def test_evaluate_bedrock_job_without_deployment_is_a_clear_error(tmp_path):
     assert not (tmp_path / "m.json").exists()
 
 
-def test_judge_failures_are_flagged_not_fatal(runtime, tmp_path):
+def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path):
     from rftlab.config import parse_params
     from rftlab.evaluate.run import evaluate
 
@@ -162,15 +151,15 @@ def test_judge_failures_are_flagged_not_fatal(runtime, tmp_path):
     gen = {"modelId": "amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
     judge = {"modelId": params.evaluate.judge.model_id, "messages": ANY, "inferenceConfig": ANY}
     # base: generate 2, then judge 2 (one good, one garbage); tuned: generate 2, judge 2 (fenced, error)
-    runtime.add_response("converse", _reply("はい", 5, 1), gen)
-    runtime.add_response("converse", _reply("見ます", 5, 1), gen)
-    runtime.add_response("converse", _reply('{"score": 5, "reason": "relevant"}', 50, 9), judge)
-    runtime.add_response("converse", _reply("I refuse.", 50, 3), judge)
+    converse_stub.add_response("converse", _reply("はい", 5, 1), gen)
+    converse_stub.add_response("converse", _reply("見ます", 5, 1), gen)
+    converse_stub.add_response("converse", _reply('{"score": 5, "reason": "relevant"}', 50, 9), judge)
+    converse_stub.add_response("converse", _reply("I refuse.", 50, 3), judge)
     tuned = {"modelId": ARN, "messages": ANY, "inferenceConfig": ANY}
-    runtime.add_response("converse", _reply("承知でござる", 5, 2), tuned)
-    runtime.add_response("converse", _reply("見るでござる", 5, 2), tuned)
-    runtime.add_response("converse", _reply('```json\n{"score": "2", "reason": "vague"}\n```', 50, 9), judge)
-    runtime.add_client_error("converse", service_error_code="ModelTimeoutException", http_status_code=408)
+    converse_stub.add_response("converse", _reply("承知でござる", 5, 2), tuned)
+    converse_stub.add_response("converse", _reply("見るでござる", 5, 2), tuned)
+    converse_stub.add_response("converse", _reply('```json\n{"score": "2", "reason": "vague"}\n```', 50, 9), judge)
+    converse_stub.add_client_error("converse", service_error_code="ModelTimeoutException", http_status_code=408)
     out = evaluate(params, job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
                    plots_dir=tmp_path / "plots", grader=_Grader())
     assert out["eval/judge_base_mean"] == pytest.approx((1.0 + 0.5) / 2)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
-from rftlab import aws
 from rftlab.config import PromptsParams
 from rftlab.errors import RftlabError
 from rftlab.prompts.augment import PARAPHRASE_INSTRUCTION, augment, bedrock_paraphraser
@@ -53,15 +52,6 @@ def test_template_without_slot_is_a_config_error():
         PromptsParams(augment={"templates": ["no slot"]})
 
 
-@pytest.fixture
-def stubbed_runtime():
-    aws.reset_clients()
-    client = aws.client("bedrock-runtime", "us-east-1")
-    with Stubber(client) as stub:
-        yield stub
-    aws.reset_clients()
-
-
 def converse_response(text: str) -> dict:
     return {
         "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
@@ -71,14 +61,14 @@ def converse_response(text: str) -> dict:
     }
 
 
-def test_bedrock_paraphrase_through_converse(stubbed_runtime):
+def test_bedrock_paraphrase_through_converse(converse_stub):
     expected = {"modelId": "amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
     sent: list[dict] = []
-    stubbed_runtime.client.meta.events.register(
+    converse_stub.client.meta.events.register(
         "before-parameter-build.bedrock-runtime.Converse", lambda params, **_: sent.append(params)
     )
     for text in ("言い換え一", "言い換え二", "言い換え一", ""):  # a duplicate and an empty answer: rejected
-        stubbed_runtime.add_response("converse", converse_response(text), expected)
+        converse_stub.add_response("converse", converse_response(text), expected)
     cfg = PromptsParams(
         val_fraction=0.2,
         augment={"min_count": 10, "templates": ["再掲: {prompt}"], "bedrock_paraphrase": True},
@@ -95,7 +85,7 @@ def test_bedrock_paraphrase_through_converse(stubbed_runtime):
         return None
 
     new, counts = augment(recs, min_count=7, templates=cfg.augment.templates, paraphrase=para, accept=accept)  # needs 3
-    stubbed_runtime.assert_no_pending_responses()
+    converse_stub.assert_no_pending_responses()
     assert counts == {"paraphrase": 2, "rejected": 2, "template": 1}  # every original tried once, then templates
     assert [r["source"] for r in new] == ["paraphrase", "paraphrase", "template"]
     assert new[0]["messages"][-1]["content"] == "言い換え一" and new[0]["id"].endswith("~p")
@@ -103,8 +93,8 @@ def test_bedrock_paraphrase_through_converse(stubbed_runtime):
     assert text.startswith(PARAPHRASE_INSTRUCTION) and text.removeprefix(PARAPHRASE_INSTRUCTION).startswith("元")
 
 
-def test_paraphrase_access_denied_is_one_line_error(stubbed_runtime):
-    stubbed_runtime.add_client_error(
+def test_paraphrase_access_denied_is_one_line_error(converse_stub):
+    converse_stub.add_client_error(
         "converse", service_error_code="AccessDeniedException", service_message="not authorized to perform: bedrock:InvokeModel"
     )
     para = bedrock_paraphraser("amazon.nova-2-lite-v1:0", "us-east-1")
