@@ -50,6 +50,8 @@ def setup(experiment: str | None = None) -> str:
     """Point MLflow at the project's store and experiment; returns the experiment id."""
     mlflow = _mlflow()
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # store-migration chatter only with -v
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri())
     name = experiment or load_params().tracking.experiment
     exp = mlflow.set_experiment(name)
