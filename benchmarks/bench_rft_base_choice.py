@@ -17,10 +17,10 @@ import tempfile
 import time
 
 from rftlab.config import load_params
-from rftlab.jobs.base_model import run_base_model
-from rftlab.jobs.generation import load_local, score_prompts
-from rftlab.jobs.local_train import read_prompts
-from rftlab.jobs.reward import GraderReward
+from rftlab.jobs.local.base_model import run_base_model
+from rftlab.jobs.local.generation import load_local, score_prompts
+from rftlab.jobs.local.train import read_prompts
+from rftlab.jobs.local.reward import GraderReward
 
 
 def main() -> None:

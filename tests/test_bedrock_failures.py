@@ -17,7 +17,7 @@ OTHER_ARN = JOB_ARN.replace("abcdef123456", "0123456789ab")
 
 
 def _backend():
-    from rftlab.jobs import bedrock_commands
+    from rftlab.jobs.bedrock import commands as bedrock_commands
 
     return bedrock_commands.make_backend(rft_params())
 
@@ -30,7 +30,7 @@ def _spec():
 
 
 def _queue_launch(stub, grader_arn_given=True):
-    from rftlab.jobs.bedrock_launch import names
+    from rftlab.jobs.bedrock.launch import names
 
     job_name = names(_spec().spec_hash())[0]
     stub.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []})
@@ -110,7 +110,7 @@ def test_budget_refuses_launch(project, bedrock, monkeypatch):
 
 
 def test_running_job_stopped_when_spend_crosses_budget(project, bedrock, no_sleep, monkeypatch):
-    from rftlab.jobs import bedrock_commands
+    from rftlab.jobs.bedrock import commands as bedrock_commands
 
     # 9 hours in: 9 h x $61/h (estimate) = $549 > $500 budget
     monkeypatch.setattr(bedrock_commands, "CLOCK", lambda: T0 + dt.timedelta(hours=9))
@@ -129,8 +129,8 @@ def test_running_job_stopped_when_spend_crosses_budget(project, bedrock, no_slee
 
 def test_interrupted_wait_resumes_without_duplicate_job(project, bedrock, no_sleep, monkeypatch):
     from rftlab import tracking
-    from rftlab.jobs import bedrock_commands
-    from rftlab.jobs.bedrock_launch import names
+    from rftlab.jobs.bedrock import commands as bedrock_commands
+    from rftlab.jobs.bedrock.launch import names
 
     spec = _spec_with_lambda()
     token = names(spec.spec_hash())[2]
@@ -210,7 +210,7 @@ def test_sync_needs_an_arn_or_all(project):
 def test_relaunch_after_failure_uses_a_new_attempt_token(project, bedrock, no_sleep):
     from botocore.stub import ANY
 
-    from rftlab.jobs.bedrock_launch import names
+    from rftlab.jobs.bedrock.launch import names
     from rftlab.jobs.state import JobState
 
     spec = _spec_with_lambda()
@@ -243,12 +243,12 @@ def test_too_few_training_records_are_refused_before_any_aws_call(project, bedro
 
 def test_rft_retry_launches_the_next_attempt(project, bedrock, no_sleep, monkeypatch):
     from rftlab.jobs import base
-    from rftlab.jobs.bedrock_launch import names
+    from rftlab.jobs.bedrock.launch import names
     from rftlab.jobs.state import JobState
 
-    monkeypatch.setitem(base.BACKENDS, "bedrock", "rftlab.jobs.bedrock_commands:make_backend")
+    monkeypatch.setitem(base.BACKENDS, "bedrock", "rftlab.jobs.bedrock.commands:make_backend")
     spec = _spec()
-    monkeypatch.setattr("rftlab.jobs.bedrock_grader.published_version", lambda *a: "arn:aws:lambda:us-east-1:"
+    monkeypatch.setattr("rftlab.jobs.bedrock.grader.published_version", lambda *a: "arn:aws:lambda:us-east-1:"
                         "123456789012:function:rftlab-grader:1")
     _backend().store.save(JobState(job_id=JOB_ARN, spec_hash=spec.spec_hash(), backend="bedrock", status="Failed",
                                    failure_message="boom"))

@@ -30,13 +30,13 @@ def _use_stubbed_backend(monkeypatch):
     """The rft stage builds its backend through get_backend; route it to the CLI factory (no real sleep)."""
     from rftlab.jobs import base
 
-    monkeypatch.setitem(base.BACKENDS, "bedrock", "rftlab.jobs.bedrock_commands:make_backend")
+    monkeypatch.setitem(base.BACKENDS, "bedrock", "rftlab.jobs.bedrock.commands:make_backend")
 
 
 def test_full_lifecycle(project, bedrock, no_sleep, monkeypatch):
     from rftlab import tracking
     from rftlab.aws import client
-    from rftlab.jobs.bedrock_launch import names
+    from rftlab.jobs.bedrock.launch import names
     from rftlab.jobs.stage import build_spec
 
     # 1. upload: content-addressed, skipped the second time

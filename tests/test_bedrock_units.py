@@ -17,7 +17,7 @@ runner = CliRunner()
 
 # ---------------------------------------------------------------------------- metrics CSVs
 def test_metrics_csv_keeps_every_numeric_column_and_maps_reward_names():
-    from rftlab.jobs.bedrock_metrics import parse_csv
+    from rftlab.jobs.bedrock.metrics import parse_csv
 
     text = ("\ufeffStep,Mean Reward,reward_std,kl,phase,loss\n"
             "1,0.25,0.1,0.01,train,1.5\n2,0.5,nan,0.02,train,\n3,0.75,0.2,x,train,1.2\n")
@@ -29,7 +29,7 @@ def test_metrics_csv_keeps_every_numeric_column_and_maps_reward_names():
 
 
 def test_validation_csv_goes_under_val_and_rows_without_step_get_an_index():
-    from rftlab.jobs.bedrock_metrics import metric_name, parse_csv, split_of
+    from rftlab.jobs.bedrock.metrics import metric_name, parse_csv, split_of
 
     key = "out/job/validation_artifacts/validation_metrics.csv"
     assert split_of(key) == "val" and split_of("out/job/step_wise_training_metrics.csv") == "train"
@@ -68,7 +68,7 @@ def test_prompt_stats_counts_records_and_tokens(tmp_path):
 
 # ---------------------------------------------------------------------------- IAM
 def test_service_role_policy_is_least_privilege():
-    from rftlab.jobs.iam import service_role_policy
+    from rftlab.jobs.bedrock.iam import service_role_policy
 
     fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:rftlab-grader:3"
     doc = service_role_policy("b", "rftlab", fn)
@@ -99,7 +99,7 @@ def test_policies_command_writes_documents(project):
 
 # ---------------------------------------------------------------------------- request checks
 def _launch(**kw):
-    from rftlab.jobs.bedrock_launch import Launch, names
+    from rftlab.jobs.bedrock.launch import Launch, names
 
     job, model, token = names("ab" * 32)
     return Launch(spec_hash="ab" * 32, job_name=job, model_name=model, token=token, grader_version=GRADER_VERSION,
@@ -109,8 +109,8 @@ def _launch(**kw):
 
 
 def test_job_request_passes_the_full_service_model_check(project):
-    from rftlab.jobs.bedrock_launch import request
-    from rftlab.jobs.bedrock_shapes import check_request
+    from rftlab.jobs.bedrock.launch import request
+    from rftlab.jobs.bedrock.shapes import check_request
     from rftlab.jobs.stage import build_spec
 
     spec = build_spec(rft_params(), train="data/prompts/train.jsonl", val=None, grader="data/grader/grader.json")
@@ -124,7 +124,7 @@ def test_job_request_passes_the_full_service_model_check(project):
 
 def test_request_check_names_bad_fields():
     from rftlab.errors import InputError
-    from rftlab.jobs.bedrock_shapes import check_request
+    from rftlab.jobs.bedrock.shapes import check_request
 
     with pytest.raises(InputError, match=r"jobName: 'bad name!' does not match") as exc:
         check_request("bedrock", "CreateModelCustomizationJob", {
@@ -133,7 +133,7 @@ def test_request_check_names_bad_fields():
 
 
 def test_spec_clientrequesttoken_is_stable_per_spec():
-    from rftlab.jobs.bedrock_launch import names
+    from rftlab.jobs.bedrock.launch import names
 
     assert names("a" * 64) == names("a" * 64)
     assert names("a" * 64)[2] != names("b" * 64)[2]
@@ -143,7 +143,7 @@ def test_spec_clientrequesttoken_is_stable_per_spec():
 # ---------------------------------------------------------------------------- data upload
 def test_upload_with_kms_and_missing_bucket(project, aws):
     from rftlab.aws import AwsError, client
-    from rftlab.jobs.bedrock_data import upload_file
+    from rftlab.jobs.bedrock.data import upload_file
 
     up = upload_file("data/prompts/train.jsonl", bucket=BUCKET, prefix="p", region=REGION, kms_key_id="alias/rft")
     bucket, key = up.uri[5:].split("/", 1)
@@ -161,8 +161,8 @@ def _deployment(status="Active", model=MODEL_ARN, **kw):
 
 
 def test_deploy_updates_an_existing_deployment_to_the_new_model(project, bedrock, no_sleep):
-    from rftlab.jobs import bedrock_commands
-    from rftlab.jobs.deploy import deploy
+    from rftlab.jobs.bedrock import commands as bedrock_commands
+    from rftlab.jobs.bedrock.deploy import deploy
     from rftlab.jobs.state import JobState
 
     backend = bedrock_commands.make_backend(rft_params(), track=False)
@@ -187,8 +187,8 @@ def test_deploy_updates_an_existing_deployment_to_the_new_model(project, bedrock
 
 def test_deploy_refuses_an_unfinished_job(project, bedrock, no_sleep):
     from rftlab.errors import InputError
-    from rftlab.jobs import bedrock_commands
-    from rftlab.jobs.deploy import deploy
+    from rftlab.jobs.bedrock import commands as bedrock_commands
+    from rftlab.jobs.bedrock.deploy import deploy
     from rftlab.jobs.state import JobState
 
     backend = bedrock_commands.make_backend(rft_params(), track=False)
@@ -199,7 +199,7 @@ def test_deploy_refuses_an_unfinished_job(project, bedrock, no_sleep):
 
 
 def test_progress_line_shows_stages_and_estimate():
-    from rftlab.jobs.bedrock import progress_line
+    from rftlab.jobs.bedrock.backend import progress_line
     from rftlab.jobs.state import JobState
 
     s = JobState(job_id=JOB_ARN, spec_hash="x", backend="bedrock", duration_min=62.5, cost_usd=63.4,
@@ -210,7 +210,7 @@ def test_progress_line_shows_stages_and_estimate():
 
 
 def test_account_id_from_sts(project, aws):
-    from rftlab.jobs.iam import account_id
+    from rftlab.jobs.bedrock.iam import account_id
 
     assert account_id(REGION) == ACCOUNT
 
@@ -219,7 +219,7 @@ def test_s3_access_denied_names_the_permission_and_resource(project, aws):
     from botocore.stub import Stubber
 
     from rftlab.aws import AwsError, client
-    from rftlab.jobs.bedrock_data import upload_file
+    from rftlab.jobs.bedrock.data import upload_file
 
     with Stubber(client("s3", REGION)) as stub:
         stub.add_response("head_bucket", {})
@@ -234,7 +234,8 @@ def test_s3_access_denied_names_the_permission_and_resource(project, aws):
 
 def test_sync_records_status_even_when_outputs_are_unreadable(project, bedrock, no_sleep):
     from rftlab import tracking
-    from rftlab.jobs import bedrock_commands, sync
+    from rftlab.jobs.bedrock import commands as bedrock_commands
+    from rftlab.jobs.bedrock import sync
 
     other_bucket = job_response("Completed", outputDataConfig={"s3Uri": "s3://someone-elses-bucket/out/"})
     bedrock.add_response("get_model_customization_job", other_bucket)

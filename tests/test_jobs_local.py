@@ -33,8 +33,8 @@ def project(tmp_path_factory):
     """A project folder: params, tiny base model, prompts, grader bundle."""
     from rftlab.grader.bundle import make_bundle, write_bundle
     from rftlab.io import write_jsonl
-    from rftlab.jobs.base_model import build_model, lm_train
-    from rftlab.jobs.chat import train_tokenizer, training_texts
+    from rftlab.jobs.local.base_model import build_model, lm_train
+    from rftlab.jobs.local.chat import train_tokenizer, training_texts
     from rftlab.style.profile import build_profile
 
     d = tmp_path_factory.mktemp("proj")
@@ -124,7 +124,7 @@ def test_grpo_trains_logs_metrics_and_rerun_reuses_the_run(in_project):
 
 
 def test_stop_request_ends_stopped_and_retry_resumes(in_project, monkeypatch):
-    from rftlab.jobs import local_callback
+    from rftlab.jobs.local import callback as local_callback
     from rftlab.jobs.stage import JobNotCompleted
     from rftlab.jobs.state import default_store
 
@@ -151,7 +151,7 @@ def test_stop_request_ends_stopped_and_retry_resumes(in_project, monkeypatch):
 
 
 def test_interrupted_job_resumes_in_the_same_run(in_project, monkeypatch):
-    from rftlab.jobs import local_callback
+    from rftlab.jobs.local import callback as local_callback
 
     d = in_project
     original = local_callback.JobCallback.on_step_end

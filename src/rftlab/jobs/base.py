@@ -33,8 +33,8 @@ class Backend(Protocol):
 
 # name -> "module:factory"; factory(params) -> Backend, params being the `rft` section.
 BACKENDS: dict[str, str] = {
-    "local": "rftlab.jobs.local:LocalBackend",
-    "bedrock": "rftlab.jobs.bedrock:BedrockBackend",
+    "local": "rftlab.jobs.local.backend:LocalBackend",
+    "bedrock": "rftlab.jobs.bedrock.backend:BedrockBackend",
 }
 
 

@@ -32,7 +32,7 @@ def base_model(
     """
     from rftlab.config import load_params
     from rftlab.io import write_json
-    from rftlab.jobs.base_model import run_base_model
+    from rftlab.jobs.local.base_model import run_base_model
 
     params = load_params()
     who = author or params.profile.author
@@ -113,7 +113,7 @@ def job_list() -> None:
 def job_status(job: str | None = typer.Argument(None, help="Job id, spec hash (prefix) or Bedrock ARN "
                                                 "(default: data/rft/job.json, else the newest job).")) -> None:
     """Show a job's status, duration, cost, model and MLflow run."""
-    from rftlab.jobs import bedrock_commands
+    from rftlab.jobs.bedrock import commands as bedrock_commands
 
     bedrock_commands.job_status(_default_job(job))
 
@@ -123,14 +123,14 @@ def job_wait(
     progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress."),
 ) -> None:
     """Follow a job to its end. A local job no process is running is resumed here from its checkpoint."""
-    from rftlab.jobs import bedrock_commands
+    from rftlab.jobs.bedrock import commands as bedrock_commands
 
     bedrock_commands.job_wait(_default_job(job), progress=progress)
 
 
 def job_stop(job: str | None = typer.Argument(None, help="Job id, spec hash (prefix) or ARN (default: the current job).")) -> None:
     """Stop a job: a running local job saves its model and ends Stopped; Bedrock: StopModelCustomizationJob."""
-    from rftlab.jobs import bedrock_commands
+    from rftlab.jobs.bedrock import commands as bedrock_commands
 
     bedrock_commands.job_stop(_default_job(job))
 
@@ -143,6 +143,6 @@ def register(groups: dict[str, Any]) -> None:
     job.command("status")(cli_errors(job_status))
     job.command("wait")(cli_errors(job_wait))
     job.command("stop")(cli_errors(job_stop))
-    from rftlab.jobs import bedrock_commands
+    from rftlab.jobs.bedrock import commands as bedrock_commands
 
     bedrock_commands.register(groups)

@@ -60,7 +60,7 @@ def summarize(history: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
 
 
 def copy_model(src: str | Path, dst: str | Path) -> None:
-    from rftlab.jobs.base_model import atomic_dir
+    from rftlab.jobs.local.base_model import atomic_dir
 
     with atomic_dir(Path(dst)) as tmp:
         shutil.copytree(src, tmp, dirs_exist_ok=True)

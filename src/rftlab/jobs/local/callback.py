@@ -61,7 +61,7 @@ class JobCallback(TrainerCallback):
             return None
         import torch
 
-        from rftlab.jobs.generation import score_prompts
+        from rftlab.jobs.local.generation import score_prompts
 
         rng = torch.get_rng_state()  # validation sampling must not shift training's random stream
         try:

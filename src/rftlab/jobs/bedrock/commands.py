@@ -23,7 +23,7 @@ CLOCK: Any = None  # None = the real UTC clock
 def make_backend(rft: Any = None, **kw: Any) -> Any:
     """The Bedrock backend for CLI use (tests patch SLEEP)."""
     from rftlab.config import load_params
-    from rftlab.jobs.bedrock import BedrockBackend
+    from rftlab.jobs.bedrock.backend import BedrockBackend
 
     rft = rft or load_params().rft
     clock = (lambda: CLOCK()) if CLOCK is not None else None
@@ -57,7 +57,7 @@ def _any_state(job: str) -> tuple[Any, Any]:
 
 
 def _show(state: Any) -> None:
-    from rftlab.jobs.bedrock import progress_line
+    from rftlab.jobs.bedrock.backend import progress_line
 
     if state.backend == "bedrock":
         typer.echo(progress_line(state))
@@ -105,7 +105,7 @@ def job_sync(
 ) -> None:
     """Import Bedrock RFT jobs launched anywhere into MLflow: one run per job, updated on re-sync."""
     from rftlab.errors import InputError
-    from rftlab.jobs import sync
+    from rftlab.jobs.bedrock import sync
 
     if bool(job_arn) == all_jobs:
         raise InputError("give one JOB_ARN or --all")
@@ -143,14 +143,14 @@ def deploy_cmd(
     """
     from rftlab.config import project_root
     from rftlab.io import read_json
-    from rftlab.jobs.deploy import JOB_RECORD, deploy
+    from rftlab.jobs.bedrock.deploy import JOB_RECORD, deploy
 
     if job is None:
         job = read_json(project_root() / JOB_RECORD)["job_id"]
     backend = make_backend()
     state = deploy(backend, _bedrock_state(backend, job), name=name)
     if backend.track:
-        from rftlab.jobs import sync
+        from rftlab.jobs.bedrock import sync
 
         sync.record(backend, state, with_metrics=False)
     typer.echo(state.details["deployment_arn"])
@@ -171,7 +171,7 @@ def policies(
     import json
 
     from rftlab.config import load_params
-    from rftlab.jobs import iam
+    from rftlab.jobs.bedrock import iam
 
     params = load_params()
     account = account or iam.account_id(params.rft.bedrock.region) or "ACCOUNT_ID"
@@ -189,7 +189,7 @@ def upload(
 ) -> None:
     """Upload prompt files to s3://<rft.bedrock.bucket>/<prefix>/data/<md5>/ (skipped when present)."""
     from rftlab.config import load_params
-    from rftlab.jobs.bedrock_data import upload_prompts
+    from rftlab.jobs.bedrock.data import upload_prompts
 
     b = load_params().rft.bedrock
     for name, up in upload_prompts(train, val, bucket=b.bucket, prefix=b.prefix, region=b.region,
@@ -209,8 +209,8 @@ def grader_deploy(
     Prints the qualified version ARN that jobs are pinned to (its description is the grader version).
     """
     from rftlab.config import load_params
-    from rftlab.jobs import bedrock_grader as g
-    from rftlab.jobs.bedrock_launch import grader_version
+    from rftlab.jobs.bedrock import grader as g
+    from rftlab.jobs.bedrock.launch import grader_version
 
     b = load_params().rft.bedrock
     smoke = g.smoke_test(grader, prompts)

@@ -46,9 +46,9 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
     """Train (or resume) the job in this process; returns its final state."""
     from tqdm import tqdm
 
-    from rftlab.jobs.local import JobFailed, raise_on_sigterm
-    from rftlab.jobs.local_train import train
-    from rftlab.jobs.reward import GraderReward
+    from rftlab.jobs.local.backend import JobFailed, raise_on_sigterm
+    from rftlab.jobs.local.train import train
+    from rftlab.jobs.local.reward import GraderReward
 
     store = backend.store
     spec = JobSpec.model_validate(state.details["spec"])

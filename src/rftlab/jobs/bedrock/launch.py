@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rftlab.errors import InputError
-from rftlab.jobs import bedrock_data, bedrock_grader, cost, iam
+from rftlab.jobs import cost
+from rftlab.jobs.bedrock import data as bedrock_data
+from rftlab.jobs.bedrock import grader as bedrock_grader
+from rftlab.jobs.bedrock import iam
 from rftlab.jobs.hyperparams import check_ranges
 from rftlab.jobs.spec import JobSpec
 

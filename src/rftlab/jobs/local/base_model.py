@@ -82,9 +82,9 @@ def run_base_model(messages_path: str | Path, out_dir: str | Path, params: Any, 
     """Train tokenizer + model on the messages and save both to `out_dir` (atomically)."""
     import torch
 
-    from rftlab.jobs.chat import group_by_user, train_tokenizer, training_texts
+    from rftlab.jobs.local.chat import group_by_user, train_tokenizer, training_texts
 
-    from rftlab.jobs.local_train import quiet_transformers
+    from rftlab.jobs.local.train import quiet_transformers
 
     quiet_transformers()
     torch.set_num_threads(1)  # a model this small gains nothing from more threads on a shared CPU

@@ -16,7 +16,9 @@ from typing import Any
 
 from rftlab.aws import aws_errors, client
 from rftlab.errors import InputError
-from rftlab.jobs import bedrock_launch, bedrock_metrics, cost
+from rftlab.jobs import cost
+from rftlab.jobs.bedrock import launch as bedrock_launch
+from rftlab.jobs.bedrock import metrics as bedrock_metrics
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState, StateStore, default_store, now_iso
 
@@ -59,7 +61,7 @@ class BedrockBackend:
         """One Bedrock call; throttling and 5xx are retried with exponential backoff."""
         from botocore.exceptions import ClientError
 
-        from rftlab.jobs.bedrock_shapes import check_request, operation_name
+        from rftlab.jobs.bedrock.shapes import check_request, operation_name
 
         check_request("bedrock", operation_name(self.api, op), kw)
         delay = 1.0
@@ -126,7 +128,7 @@ class BedrockBackend:
     def _record(self, state: JobState, with_metrics: bool = True) -> JobState:
         if not self.track:
             return state
-        from rftlab.jobs import sync
+        from rftlab.jobs.bedrock import sync
 
         return sync.record(self, state, with_metrics=with_metrics)
 

@@ -74,7 +74,7 @@ class LocalBackend:
             return state
         if pid_alive(state.details.get("pid")):
             return self._follow(state, progress)
-        from rftlab.jobs.local_run import run_job
+        from rftlab.jobs.local.run import run_job
 
         return run_job(self, state, progress=progress)
 

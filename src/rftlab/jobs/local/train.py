@@ -9,7 +9,7 @@ from typing import Any
 
 from rftlab.errors import InputError
 from rftlab.io import iter_jsonl
-from rftlab.jobs.mapping import eval_interval, grpo_settings, prompt_limit
+from rftlab.jobs.local.mapping import eval_interval, grpo_settings, prompt_limit
 from rftlab.jobs.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from rftlab.jobs.local_callback import JobCallback
+    from rftlab.jobs.local.callback import JobCallback
 
     quiet_transformers()
     opts = spec.options

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from rftlab.jobs.bedrock_data import list_keys, read_text, split_uri
+from rftlab.jobs.bedrock.data import list_keys, read_text, split_uri
 
 STEP_COLUMNS = ("step_number", "step", "global_step", "training_step", "iteration", "steps")
 _CANON = {
