@@ -102,7 +102,7 @@ def iter_jsonl(path: str | os.PathLike, *, required: Iterable[str] = ()) -> Iter
 
 
 def read_messages(path: str | os.PathLike) -> list[dict]:
-    """Load a messages file (DESIGN §3): id, user, text required; text must be a string."""
+    """Load a messages file (docs/contracts.md#messages-file): id, user, text required; text must be a string."""
     rows = []
     for i, row in enumerate(iter_jsonl(path, required=("id", "user", "text")), start=1):
         if not isinstance(row["text"], str):

@@ -3,7 +3,7 @@
 Evaluation compares a base and a tuned model on the same prompts, so both sides must be
 driven identically (same prompts, sample count, temperature, token budget, seed); the
 `Generator` protocol is that contract. Prompts are chat message lists
-(`[{"role": "system"?, ...}, {"role": "user", "content": ...}]`, DESIGN §3).
+(`[{"role": "system"?, ...}, {"role": "user", "content": ...}]`, docs/contracts.md#prompt-records).
 """
 
 from __future__ import annotations

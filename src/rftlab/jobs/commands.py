@@ -17,7 +17,7 @@ JOB_RECORD = Path("data/rft/job.json")
 
 
 def base_model(
-    messages: Path = typer.Option(Path("data/interim/messages.jsonl"), "--messages", help="Messages JSONL (DESIGN §3)."),
+    messages: Path = typer.Option(Path("data/interim/messages.jsonl"), "--messages", help="Messages JSONL (docs/contracts.md#messages-file)."),
     out: Path = typer.Option(Path("data/models/base"), "--out", help="Model folder (Hugging Face format) to write."),
     author: str | None = typer.Option(None, "--author", help="Target user id (default: params profile.author); "
                                       "left out of training unless base_model.include_target."),

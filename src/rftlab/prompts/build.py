@@ -3,7 +3,7 @@
 Core (`build_prompt_set`) is pure: messages in, records + accounting out. `run_build` is
 the I/O edge used by `rftlab prompts build` (the DVC stage `prompts`).
 
-A record (DESIGN / interfaces): {"messages": [system?, user], "reference_answer",
+A record (docs/contracts.md#prompt-records): {"messages": [system?, user], "reference_answer",
 "channel", "thread_ts", "prompt_user", "id", "source"} where `id` is the prompt message's
 id and `source` is thread | channel | template | paraphrase. Filters, in order, each
 counted under `dropped`: empty_reference, pii (raw e-mail/phone/secret left, or a message

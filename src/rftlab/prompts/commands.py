@@ -16,7 +16,7 @@ class SplitKind(str, Enum):
 
 
 def build(
-    messages: Path = typer.Option(Path("data/interim/messages.jsonl"), "--messages", help="Messages JSONL (DESIGN §3)."),
+    messages: Path = typer.Option(Path("data/interim/messages.jsonl"), "--messages", help="Messages JSONL (docs/contracts.md#messages-file)."),
     author: str | None = typer.Option(None, "--author", help="Target user id (default: params profile.author)."),
     out_dir: Path = typer.Option(Path("data/prompts"), "--out-dir", help="Where train.jsonl and val.jsonl go."),
     metrics: Path = typer.Option(Path("metrics/prompts.json"), "--metrics", help="Metrics JSON (DVC metrics)."),

@@ -25,7 +25,7 @@ from rftlab.prompts.text import estimate_tokens, normalize
 
 @dataclass(frozen=True)
 class RecordLimits:
-    """Bedrock RFT record counts (DESIGN §3)."""
+    """Bedrock RFT record counts (docs/contracts.md#prompt-records)."""
 
     min: int = 100  # training data minimum
     max: int = 20_000

@@ -40,7 +40,7 @@ def sample(
 
 def ingest(
     export: Path = typer.Argument(..., help="Slack export: a .zip or an unpacked export folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Messages file to write (JSONL, DESIGN §3)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Messages file to write (JSONL, docs/contracts.md#messages-file)."),
     report: Path | None = typer.Option(None, "--report", help="Ingest report (DVC metrics JSON), e.g. metrics/ingest.json."),
     on_error: OnError | None = typer.Option(
         None, "--on-error", help="fail: stop at the first bad day file; skip: skip and report it. Default: params ingest.on_error."

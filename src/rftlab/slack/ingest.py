@@ -1,4 +1,4 @@
-"""Slack export -> messages file (DESIGN §3) + ingest report. Streams one day file at a time.
+"""Slack export -> messages file (docs/contracts.md#messages-file) + ingest report. Streams one day file at a time.
 
 Keeps what a person wrote (no subtype, thread_broadcast, me_message, file_share with
 text); drops bots, system events (joins, topic changes ...), tombstones and deleted or

@@ -11,7 +11,7 @@ from transformers import TrainerCallback
 
 from rftlab import tracking
 
-# TRL's log keys -> the metric names of DESIGN §5 (others keep their TRL name under train/).
+# TRL's log keys -> the stable metric names of docs/contracts.md#metrics (others keep their TRL name under train/).
 RENAME = {
     "reward": "train/reward_mean",
     "reward_std": "train/reward_std",
