@@ -188,11 +188,28 @@ def rft_params():
     return load_params().rft
 
 
-def put_metrics_csv(key_prefix: str = "rftlab/output/abc/abcdef123456/training_artifacts", rows: int = 3) -> str:
+# The metric names AWS documents for RFT (user guide "Monitor your RFT training job",
+# https://docs.aws.amazon.com/bedrock/latest/userguide/rft-submit-job.html#rft-monitor-job) and the
+# documented artifact layout under the job's output prefix; the CSV header order is our assumption.
+TRAIN_COLUMNS = ("step_number", "epoch_number", "critic/rewards/mean", "critic/rewards/max", "critic/rewards/min",
+                 "actor/entropy", "actor/pg_loss", "actor/pg_clipfrac", "actor/grad_norm", "response_length/mean",
+                 "response/aborted_ratio", "val-score/rewards/mean@1")
+JOB_FOLDER = "rftlab/output/abc/model-customization-job-abcdef123456"  # <outputDataConfig.s3Uri>/model-customization-job-<jobId>
+
+
+def training_csv(rows: int = 3, eval_every: int = 2, first: int = 1) -> str:
+    """step_wise_training_metrics.csv: rewards 0.3+0.1*step, val-score every `eval_every` steps (else empty)."""
+    lines = [",".join(TRAIN_COLUMNS)]
+    for i in range(first, first + rows):
+        r = 0.3 + 0.1 * i
+        val = f"{r - 0.05:.2f}" if i % eval_every == 0 else ""
+        lines.append(f"{i},0,{r:.2f},{r + 0.2:.2f},{r - 0.2:.2f},1.5,-0.01,0.02,0.8,42,0.0,{val}")
+    return "\n".join(lines) + "\n"
+
+
+def put_metrics_csv(key_prefix: str = f"{JOB_FOLDER}/training_artifacts", rows: int = 3) -> str:
     from rftlab.aws import client
 
-    lines = ["step_number,epoch_number,reward_mean,reward_std,kl_divergence"]
-    lines += [f"{i},0,{0.3 + 0.1 * i:.2f},0.05,{0.01 * i:.2f}" for i in range(1, rows + 1)]
     key = f"{key_prefix}/step_wise_training_metrics.csv"
-    client("s3", REGION).put_object(Bucket=BUCKET, Key=key, Body="\n".join(lines).encode())
+    client("s3", REGION).put_object(Bucket=BUCKET, Key=key, Body=training_csv(rows).encode())
     return key

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from typer.testing import CliRunner
 
+from rftlab.aws import AwsError
 from rftlab.cli import app
 from bedrock_support import (  # fixtures come from conftest's pytest_plugins
-    BUCKET, JOB_ARN, MODEL_ARN, REGION, T0, job_response, put_metrics_csv, rft_params, write_params,
+    BUCKET, JOB_ARN, JOB_FOLDER, MODEL_ARN, REGION, T0, job_response, put_metrics_csv, rft_params, write_params,
 )
 
 runner = CliRunner()
@@ -61,14 +63,60 @@ def test_failed_job_records_failure_message(project, bedrock, no_sleep):
     assert run.info.status == "FAILED" and run.data.tags["rftlab.failure_message"] == "Lambda grader timed out"
 
 
-def test_throttling_is_retried_with_backoff(project, bedrock, no_sleep):
-    bedrock.add_client_error("get_model_customization_job", "ThrottlingException", "Rate exceeded", 400)
-    bedrock.add_client_error("get_model_customization_job", "ThrottlingException", "Rate exceeded", 400)
-    bedrock.add_response("get_model_customization_job", job_response("Completed"))
-    state = _backend().get_job(JOB_ARN)
-    assert state["status"] == "Completed"
-    assert no_sleep == [1.0, 2.0]
-    bedrock.assert_no_pending_responses()
+def _throttled_sends(monkeypatch, throttles: int) -> list[str]:
+    """Answer the first `throttles` HTTP sends of GetModelCustomizationJob with 429 ThrottlingException
+    (the shape botocore's rest-json parser reads: x-amzn-ErrorType header + JSON message), then a job.
+
+    `before-send` sits below botocore's retry handler, so this exercises the real retry path
+    (unlike Stubber, which short-circuits before it).
+    """
+    import time as _time
+
+    from botocore.awsrequest import AWSResponse
+
+    from rftlab.aws import client, reset_clients
+
+    reset_clients()
+    from botocore.retries.bucket import TokenBucket
+
+    monkeypatch.setattr(_time, "sleep", lambda s: None)  # botocore's backoff between attempts
+    monkeypatch.setattr(TokenBucket, "acquire", lambda self, amount=1, block=True: True)  # adaptive rate limiter
+    sends: list[str] = []
+    body = json.dumps({**job_response("Completed"), "creationTime": "2026-01-01T00:00:00Z",
+                       "lastModifiedTime": "2026-01-01T01:30:00Z", "endTime": "2026-01-01T01:30:00Z"}).encode()
+
+    class Raw:
+        def __init__(self, data):
+            self.data = data
+
+        def stream(self, **_):
+            yield self.data
+
+    def send(request, **_):
+        sends.append(request.url)
+        if len(sends) <= throttles:
+            raw = json.dumps({"message": "Rate exceeded"}).encode()
+            return AWSResponse(request.url, 429, {"x-amzn-ErrorType": "ThrottlingException"}, Raw(raw))
+        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, Raw(body))
+
+    client("bedrock", REGION).meta.events.register_first("before-send.bedrock.GetModelCustomizationJob", send)
+    return sends
+
+
+def test_throttling_is_retried_by_botocore_alone(project, monkeypatch):
+    sends = _throttled_sends(monkeypatch, throttles=2)
+    assert _backend().get_job(JOB_ARN)["status"] == "Completed"
+    assert len(sends) == 3  # two throttled sends, one answer
+
+
+def test_retries_do_not_stack(project, monkeypatch):
+    """Always throttled: botocore's max_attempts sends in all, not rftlab's loop times botocore's."""
+    from rftlab.aws import client_config
+
+    sends = _throttled_sends(monkeypatch, throttles=10_000)
+    with pytest.raises(AwsError, match="ThrottlingException"):
+        _backend().get_job(JOB_ARN)
+    assert len(sends) == client_config().retries["total_max_attempts"] == 8
 
 
 def test_access_denied_names_the_missing_permission(project, bedrock, no_sleep):
@@ -202,6 +250,28 @@ def test_sync_twice_updates_one_run_per_job(project, bedrock, no_sleep):
     assert run.data.tags["rftlab.model_id"] == MODEL_ARN
 
 
+def test_a_validation_csv_written_after_the_training_csv_is_still_imported(project, bedrock, no_sleep):
+    """Each CSV has its own high-water mark: post-training validation at a step already imported from
+    the training CSV is imported once, and no training step is logged twice."""
+    from rftlab import tracking
+    from rftlab.aws import client
+    from rftlab.jobs.bedrock.sync import record
+
+    backend = _backend()
+    put_metrics_csv(rows=3)
+    bedrock.add_response("get_model_customization_job", job_response("Completed", name="console-job"))
+    bedrock.add_response("list_tags_for_resource", {"tags": []})
+    state = record(backend, backend.adopt(JOB_ARN))
+    client("s3", REGION).put_object(
+        Bucket=BUCKET, Key=f"{JOB_FOLDER}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+        Body=b"step_number,epoch_number,val-score/rewards/mean@1\n3,0,0.58\n")
+    record(backend, state)
+    record(backend, state)
+    bedrock.assert_no_pending_responses()
+    assert tracking.metric_history(state.run_id, "val/reward_mean") == [(2, 0.45), (3, 0.58)]
+    assert [s for s, _ in tracking.metric_history(state.run_id, "train/reward_mean")] == [1, 2, 3]
+
+
 def test_sync_needs_an_arn_or_all(project):
     result = runner.invoke(app, ["job", "sync"])
     assert result.exit_code == 2 and "give one JOB_ARN or --all" in result.output
@@ -265,3 +335,7 @@ def test_rft_retry_launches_the_next_attempt(project, bedrock, no_sleep, monkeyp
     assert result.exit_code == 0, result.output
     assert f"{OTHER_ARN} Completed" in result.output
     bedrock.assert_no_pending_responses()
+    # the new attempt writes under its own output prefix: the failed attempt's CSVs are never in its folder
+    retried = _backend().store.find(OTHER_ARN)
+    sent = retried.details["request"]["outputDataConfig"]["s3Uri"]
+    assert sent.endswith(f"/output/{spec.spec_hash()[:16]}/attempt-1/")

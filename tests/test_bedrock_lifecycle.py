@@ -63,11 +63,14 @@ def test_full_lifecycle(project, bedrock, no_sleep, monkeypatch):
         "jobName": job_name, "customModelName": model_name, "roleArn": ROLE, "clientRequestToken": token,
         "baseModelIdentifier": "amazon.nova-2-lite-v1:0:256k", "customizationType": "REINFORCEMENT_FINE_TUNING",
         "trainingDataConfig": {"s3Uri": ANY}, "validationDataConfig": {"validators": [{"s3Uri": ANY}]},
-        "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/rftlab/output/{spec.spec_hash()[:16]}/"},
+        # each attempt writes to its own prefix, so a retry never reads the failed attempt's CSVs
+        "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/rftlab/output/{spec.spec_hash()[:16]}/attempt-0/"},
+        # the Bedrock defaults come from AWS's Nova sample (nova_gsm8k_rft.ipynb); evalInterval is not sent
+        # (Bedrock chooses it), reasoningEffort null is not sent
         "customizationConfig": {"rftConfig": {"graderConfig": {"lambdaGrader": {"lambdaArn": LAMBDA_V1}},
-                                              "hyperParameters": {"epochCount": 1, "batchSize": 16, "learningRate": 1e-05,
-                                                                  "trainingSamplePerPrompt": 4, "inferenceMaxTokens": 32,
-                                                                  "maxPromptLength": 256, "evalInterval": 5}}},
+                                              "hyperParameters": {"epochCount": 1, "batchSize": 32, "learningRate": 5e-05,
+                                                                  "trainingSamplePerPrompt": 4, "inferenceMaxTokens": 750,
+                                                                  "maxPromptLength": 1024}}},
         "jobTags": ANY, "customModelTags": ANY,
     })
     bedrock.add_response("get_model_customization_job", job_response("InProgress", name=job_name, minutes=5))
@@ -130,7 +133,8 @@ def _evaluate_with_converse(project, record) -> None:
     params["evaluate"] = {"max_prompts": 3, "samples_per_prompt": 1, "bootstrap": 100}
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     with Stubber(client("bedrock-runtime", REGION)) as stub:
-        for model, text in (("amazon.nova-2-lite-v1:0:256k", "はい"), (DEPLOY_ARN, "承知したでござる、拙者が進めるでござる")):
+        # base side: Converse takes Nova 2 Lite's inference profile, never the customization id ...:256k
+        for model, text in (("us.amazon.nova-2-lite-v1:0", "はい"), (DEPLOY_ARN, "承知したでござる、拙者が進めるでござる")):
             for _ in range(3):
                 stub.add_response("converse", {
                     "output": {"message": {"role": "assistant", "content": [{"text": text}]}},

@@ -9,34 +9,68 @@ from typer.testing import CliRunner
 
 from rftlab.cli import app
 from bedrock_support import (  # fixtures come from conftest's pytest_plugins
-    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, MODEL_ARN, REGION, ROLE, T0, job_response, rft_params, write_prompts,
+    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, JOB_FOLDER, MODEL_ARN, REGION, ROLE, T0, job_response,
+    put_metrics_csv, rft_params, training_csv, write_prompts,
 )
 
 runner = CliRunner()
 
 
 # ---------------------------------------------------------------------------- metrics CSVs
-def test_metrics_csv_keeps_every_numeric_column_and_maps_reward_names():
+def test_documented_rft_metric_names_map_onto_the_stable_names():
+    """critic/rewards/* and val-score/rewards/mean@1 (AWS's names) become train/ and val/reward_*,
+    so a Bedrock job compares with a local job in mlflow ui; the originals are kept too."""
     from rftlab.jobs.bedrock.metrics import parse_csv
 
-    text = ("\ufeffStep,Mean Reward,reward_std,kl,phase,loss\n"
-            "1,0.25,0.1,0.01,train,1.5\n2,0.5,nan,0.02,train,\n3,0.75,0.2,x,train,1.2\n")
-    rows = parse_csv(text, "train")
-    assert [s for s, _ in rows] == [1, 2, 3]
-    assert rows[0][1] == {"train/reward_mean": 0.25, "train/reward_std": 0.1, "train/kl": 0.01, "train/loss": 1.5}
-    assert rows[1][1] == {"train/reward_mean": 0.5, "train/kl": 0.02}  # nan and empty dropped
-    assert "train/phase" not in rows[2][1]
+    rows = dict(parse_csv(training_csv(rows=4, eval_every=2), "train"))
+    assert sorted(rows) == [1, 2, 3, 4]
+    two = rows[2]
+    assert two["train/reward_mean"] == 0.5 and two["train/reward_max"] == 0.7 and two["train/reward_min"] == 0.3
+    assert two["val/reward_mean"] == 0.45  # decided by the column, although the file is the training CSV
+    assert two["bedrock/critic/rewards/mean"] == 0.5 and two["bedrock/val-score/rewards/mean_at_1"] == 0.45
+    assert two["bedrock/actor/pg_clipfrac"] == 0.02 and two["bedrock/response/aborted_ratio"] == 0.0
+    assert two["train/entropy"] == 1.5 and two["train/completion_length"] == 42  # TRL's names locally
+    assert two["train/epoch"] == 0
+    assert "val/reward_mean" not in rows[3]  # empty cell between validation passes: no value
+    assert not any(k.startswith("train/critic") or "val_score" in k for k in two)  # the old mangled names
 
 
-def test_validation_csv_goes_under_val_and_rows_without_step_get_an_index():
-    from rftlab.jobs.bedrock.metrics import metric_name, parse_csv, split_of
+def test_unknown_columns_are_kept_and_open_weight_spelling_maps_too():
+    from rftlab.jobs.bedrock.metrics import parse_csv
 
-    key = "out/job/validation_artifacts/validation_metrics.csv"
-    assert split_of(key) == "val" and split_of("out/job/step_wise_training_metrics.csv") == "train"
-    assert parse_csv("avg_reward\n0.1\n0.2\n", split_of(key)) == [(0, {"val/reward_mean": 0.1}),
-                                                                   (1, {"val/reward_mean": 0.2})]
-    assert metric_name("train_reward_mean", "train") == "train/reward_mean"
+    rows = parse_csv("\ufeffstep_number,critic_rewards_mean,kl_loss,phase\n1,0.25,0.01,train\n2,nan,0.02,train\n", "train")
+    assert rows[0] == (1, {"train/reward_mean": 0.25, "bedrock/critic_rewards_mean": 0.25, "bedrock/kl_loss": 0.01})
+    assert rows[1] == (2, {"bedrock/kl_loss": 0.02})  # nan dropped, non-numeric column dropped
     assert parse_csv("", "train") == []
+
+
+def test_post_fine_tuning_validation_csv_is_validation(aws):
+    from rftlab.aws import client
+    from rftlab.jobs.bedrock.metrics import read_job_metrics
+
+    s3 = client("s3", REGION)
+    s3.put_object(Bucket=BUCKET, Key=f"{JOB_FOLDER}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+                  Body=b"step_number,epoch_number,val-score/rewards/mean@1\n3,0,0.61\n")
+    put_metrics_csv(rows=3)
+    got = read_job_metrics(f"s3://{BUCKET}/rftlab/output/abc/", JOB_ARN, REGION)
+    assert got["val"] == [(3, {"val/reward_mean": 0.61, "bedrock/val-score/rewards/mean_at_1": 0.61, "val/epoch": 0.0})]
+    assert [s for s, _ in got["train"]] == [1, 2, 3]
+
+
+def test_only_the_jobs_own_folder_is_read(aws):
+    """A retried job shares nothing with the failed attempt: another job's CSVs under the same prefix
+    (or stray CSVs at the prefix root) are never imported."""
+    from rftlab.aws import client
+    from rftlab.jobs.bedrock.metrics import read_job_metrics
+
+    s3 = client("s3", REGION)
+    other = "rftlab/output/abc/model-customization-job-0123456789ab/training_artifacts/step_wise_training_metrics.csv"
+    s3.put_object(Bucket=BUCKET, Key=other, Body=training_csv(rows=9).encode())
+    s3.put_object(Bucket=BUCKET, Key="rftlab/output/abc/stray.csv", Body=b"step_number,critic/rewards/mean\n1,0.99\n")
+    assert read_job_metrics(f"s3://{BUCKET}/rftlab/output/abc/", JOB_ARN, REGION) == {}
+    put_metrics_csv(rows=2)
+    got = read_job_metrics(f"s3://{BUCKET}/rftlab/output/abc/", JOB_ARN, REGION)
+    assert [s for s, _ in got["train"]] == [1, 2] and got["train"][0][1]["train/reward_mean"] == 0.4
 
 
 # ---------------------------------------------------------------------------- cost

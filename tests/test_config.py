@@ -41,12 +41,30 @@ def test_bad_values_name_the_key_path(data, expected):
     assert expected in str(exc.value)
 
 
-def test_hyperparameters_use_botocore_ranges():
+def test_bedrock_hyperparameters_use_botocore_ranges():
     with pytest.raises(ConfigError) as exc:
-        parse_params({"rft": {"hyperparameters": {"batchSize": 8, "trainingSamplePerPrompt": 17}}})
+        parse_params({"rft": {"bedrock": {"hyperparameters": {"batchSize": 8, "trainingSamplePerPrompt": 17}}}})
     msg = str(exc.value)
-    assert "rft.hyperparameters.batchSize: 8 is outside the allowed range 16..512" in msg
-    assert "rft.hyperparameters.trainingSamplePerPrompt: 17 is outside the allowed range 2..16" in msg
+    assert "rft.bedrock.hyperparameters.batchSize: 8 is outside the allowed range 16..512" in msg
+    assert "rft.bedrock.hyperparameters.trainingSamplePerPrompt: 17 is outside the allowed range 2..16" in msg
+
+
+def test_each_backend_has_its_own_hyperparameters():
+    p = parse_params({})
+    local, bedrock = p.rft.local.hyperparameters, p.rft.bedrock.hyperparameters
+    # AWS's Nova sample (nova_gsm8k_rft.ipynb): batchSize 32, learningRate 5e-5, inferenceMaxTokens 750
+    assert (bedrock.batchSize, bedrock.learningRate, bedrock.inferenceMaxTokens) == (32, 5e-5, 750)
+    assert bedrock.evalInterval is None and bedrock.reasoningEffort is None  # not sent: Bedrock chooses
+    assert local.learningRate == 1e-3 and local.inferenceMaxTokens == 32  # the tiny local model
+    assert p.rft.hyperparameters is local
+    assert parse_params({"rft": {"backend": "bedrock"}}).rft.hyperparameters.learningRate == 5e-5
+    # the local model is not bound by Bedrock's API ranges (batchSize counts prompts on both)
+    assert parse_params({"rft": {"local": {"hyperparameters": {"batchSize": 2}}}}).rft.local.hyperparameters.batchSize == 2
+
+
+def test_shared_hyperparameters_section_is_refused_with_where_it_moved():
+    with pytest.raises(ConfigError, match=r"rft.hyperparameters moved: .*rft.local.hyperparameters and rft.bedrock"):
+        parse_params({"rft": {"hyperparameters": {"learningRate": 1e-3}}})
 
 
 def test_cross_field_rules():
@@ -69,10 +87,10 @@ def test_invalid_yaml_names_the_line(tmp_path):
 
 def test_cli_reports_config_errors_in_one_line(tmp_path, monkeypatch):
     bad = tmp_path / "params.yaml"
-    bad.write_text("rft:\n  hyperparameters:\n    learningRate: 0.5\n", encoding="utf-8")
+    bad.write_text("rft:\n  bedrock:\n    hyperparameters:\n      learningRate: 0.5\n", encoding="utf-8")
     monkeypatch.setenv("RFTLAB_PARAMS", str(bad))
     result = CliRunner().invoke(app, ["rft"])
     assert result.exit_code != 0
-    assert "rft.hyperparameters.learningRate: 0.5 is outside the allowed range" in result.output
+    assert "rft.bedrock.hyperparameters.learningRate: 0.5 is outside the allowed range" in result.output
     assert "Traceback" not in result.output
 

@@ -20,21 +20,27 @@ def _reply(text: str, inp: int, out: int) -> dict:
     }
 
 
-@pytest.mark.parametrize("model_id", ["amazon.nova-2-lite-v1:0", ARN])
-def test_generates_n_samples_with_usage(converse_stub, model_id):
+# Converse ids: Nova 2 Lite's inference profiles (Nova 2 user guide, "Core inference"); ARNs pass through
+@pytest.mark.parametrize(("model_id", "sent"), [
+    ("amazon.nova-2-lite-v1:0:256k", "us.amazon.nova-2-lite-v1:0"),  # the customization (training) id
+    ("amazon.nova-2-lite-v1:0", "us.amazon.nova-2-lite-v1:0"),
+    ("global.amazon.nova-2-lite-v1:0", "global.amazon.nova-2-lite-v1:0"),
+    (ARN, ARN),
+])
+def test_generates_n_samples_with_usage(converse_stub, model_id, sent):
     prompts = [
         [{"role": "system", "content": "あなたはCTOです。"}, {"role": "user", "content": "デプロイは？"}],
         [{"role": "user", "content": "レビューお願いします"}],
     ]
     expected_first = {
-        "modelId": model_id,
+        "modelId": sent,
         "system": [{"text": "あなたはCTOです。"}],
         "messages": [{"role": "user", "content": [{"text": "デプロイは？"}]}],
         "inferenceConfig": {"maxTokens": 64, "temperature": 0.7},
     }
     converse_stub.add_response("converse", _reply("了解でござる", 20, 4), expected_first)
     converse_stub.add_response("converse", _reply("明日でござる", 20, 5), expected_first)
-    second = {"modelId": model_id, "messages": ANY, "inferenceConfig": ANY}
+    second = {"modelId": sent, "messages": ANY, "inferenceConfig": ANY}
     converse_stub.add_response("converse", _reply("見ます", 8, 2), second)
     converse_stub.add_response("converse", _reply("", 8, 0), second)
     out = BedrockGenerator(model_id, "us-east-1").generate(prompts, n=2, temperature=0.7, max_tokens=64, seed=0)
@@ -91,7 +97,7 @@ def _bedrock_job(tmp_path, experiment, *, arn=ARN):
         pass
     job = tmp_path / "job.json"
     record = {"job_id": "br-1", "backend": "bedrock", "status": "Completed", "run_id": run.info.run_id,
-              "base_model": "amazon.nova-2-lite-v1:0", "model_id": "arn:aws:bedrock:us-east-1:1:custom-model/x",
+              "base_model": "amazon.nova-2-lite-v1:0:256k", "model_id": "arn:aws:bedrock:us-east-1:1:custom-model/x",
               "grader_path": "unused.json", "grader_version": _Grader.version}
     if arn:
         record["deployment_arn"] = arn
@@ -113,7 +119,8 @@ def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp
     params = parse_params({"tracking": {"experiment": "eval-bedrock"},
                            "evaluate": {"samples_per_prompt": 1, "bootstrap": 100}})
     job, val, run_id = _bedrock_job(tmp_path, "eval-bedrock")
-    for model, text in [("amazon.nova-2-lite-v1:0", "はい"), ("amazon.nova-2-lite-v1:0", "見ます"),
+    # the job's base model is the customization id; Converse gets the inference profile
+    for model, text in [("us.amazon.nova-2-lite-v1:0", "はい"), ("us.amazon.nova-2-lite-v1:0", "見ます"),
                         (ARN, "承知でござる"), (ARN, "見るでござる")]:
         converse_stub.add_response("converse", _reply(text, 1000, 100),
                              {"modelId": model, "messages": ANY, "inferenceConfig": ANY})
@@ -148,7 +155,7 @@ def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path):
 
     params = parse_params({"evaluate": {"samples_per_prompt": 1, "bootstrap": 100, "judge": {"enabled": True}}})
     job, val, _ = _bedrock_job(tmp_path, "eval-judge")
-    gen = {"modelId": "amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
+    gen = {"modelId": "us.amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
     judge = {"modelId": params.evaluate.judge.model_id, "messages": ANY, "inferenceConfig": ANY}
     # base: generate 2, then judge 2 (one good, one garbage); tuned: generate 2, judge 2 (fenced, error)
     converse_stub.add_response("converse", _reply("はい", 5, 1), gen)

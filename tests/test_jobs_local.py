@@ -51,9 +51,9 @@ def project(tmp_path_factory):
     write_jsonl(d / "train.jsonl", prompts[:40])
     write_jsonl(d / "val.jsonl", prompts[40:44])
     params = {"rft": {"base_model": str(d / "base"), "seed": 0,
-                      "hyperparameters": {"batchSize": 16, "trainingSamplePerPrompt": 4, "learningRate": 1e-3,
-                                          "inferenceMaxTokens": 8, "evalInterval": 2},
-                      "local": {"max_steps": 4, "val_prompts": 4, "hourly_usd": 1.0}}}
+                      "local": {"max_steps": 4, "val_prompts": 4, "hourly_usd": 1.0,
+                                "hyperparameters": {"batchSize": 4, "trainingSamplePerPrompt": 4, "learningRate": 1e-3,
+                                                    "inferenceMaxTokens": 8, "evalInterval": 2}}}}
     (d / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     return d
 

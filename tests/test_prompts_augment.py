@@ -62,7 +62,7 @@ def converse_response(text: str) -> dict:
 
 
 def test_bedrock_paraphrase_through_converse(converse_stub):
-    expected = {"modelId": "amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
+    expected = {"modelId": "us.amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
     sent: list[dict] = []
     converse_stub.client.meta.events.register(
         "before-parameter-build.bedrock-runtime.Converse", lambda params, **_: sent.append(params)
@@ -97,7 +97,7 @@ def test_paraphrase_access_denied_is_one_line_error(converse_stub):
     converse_stub.add_client_error(
         "converse", service_error_code="AccessDeniedException", service_message="not authorized to perform: bedrock:InvokeModel"
     )
-    para = bedrock_paraphraser("amazon.nova-2-lite-v1:0", "us-east-1")
+    para = bedrock_paraphraser("amazon.nova-2-lite-v1:0", "us-east-1")  # bare id: sent as the profile
     with pytest.raises(RftlabError, match="bedrock:InvokeModel"):
         para("質問")
 

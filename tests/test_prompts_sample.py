@@ -37,7 +37,7 @@ def sample(tmp_path_factory):
     messages = read_messages(d / "messages.jsonl")
     out = build_prompt_set(
         messages, params.profile.author, params.prompts,
-        max_prompt_length=params.rft.hyperparameters.maxPromptLength,
+        max_prompt_length=params.prompts.max_prompt_tokens,
     )
     return params, messages, out
 
@@ -55,7 +55,7 @@ def test_sample_prompt_files_pass_validation(sample, tmp_path):
     from rftlab.io import write_jsonl
 
     params, _, out = sample
-    limit = params.rft.hyperparameters.maxPromptLength
+    limit = params.prompts.max_prompt_tokens
     write_jsonl(tmp_path / "train.jsonl", out.train)
     write_jsonl(tmp_path / "val.jsonl", out.val)
     assert [p for p in validate_file(tmp_path / "train.jsonl", max_prompt_length=limit) if p.severity == "error"] == []

@@ -24,10 +24,16 @@ class AwsError(RftlabError):
         self.code = code
 
 
-def client_config(max_attempts: int = 8) -> Any:
+def client_config(total_max_attempts: int = 8) -> Any:
+    """Adaptive retries, 8 sends at most (the first included); the only retry loop rftlab has."""
     from botocore.config import Config
 
-    return Config(retries={"max_attempts": max_attempts, "mode": "adaptive"}, user_agent_extra="rftlab")
+    return Config(retries={"total_max_attempts": total_max_attempts, "mode": "adaptive"}, user_agent_extra="rftlab")
+
+
+# Nova inference can take up to 60 minutes; AWS recommends read_timeout=3600 for bedrock-runtime
+# (Nova 2 user guide, "Core inference": https://docs.aws.amazon.com/nova/latest/nova2-userguide/core-inference.html).
+READ_TIMEOUT_S = {"bedrock-runtime": 3600}
 
 
 @lru_cache(maxsize=32)
@@ -35,7 +41,10 @@ def client(service: str, region: str | None = None) -> Any:
     """A cached boto3 client with adaptive retries (tests replace it with a Stubber or moto)."""
     import boto3
 
-    return boto3.session.Session().client(service, region_name=region, config=client_config())
+    config = client_config()
+    if service in READ_TIMEOUT_S:
+        config = config.merge(type(config)(read_timeout=READ_TIMEOUT_S[service]))
+    return boto3.session.Session().client(service, region_name=region, config=config)
 
 
 def reset_clients() -> None:

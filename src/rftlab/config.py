@@ -88,7 +88,7 @@ class AugmentParams(Section):
     min_count: int = Field(0, ge=0)
     templates: list[str] = []
     bedrock_paraphrase: bool = False
-    paraphrase_model_id: str = "amazon.nova-2-lite-v1:0"
+    paraphrase_model_id: str = "us.amazon.nova-2-lite-v1:0"  # a Converse id: an inference profile
     region: str = "us-east-1"
 
     @field_validator("templates")
@@ -107,6 +107,9 @@ class PromptsParams(Section):
     context_tokens: int = Field(0, ge=0)
     min_chars: int = Field(4, ge=1)
     max_chars: int = Field(1000, ge=1)
+    # estimated tokens per prompt (system + context + message); one limit for every backend, so a
+    # local and a Bedrock job train on the same prompts. Launch checks it against maxPromptLength.
+    max_prompt_tokens: int = Field(256, ge=1)
     val_fraction: float = Field(0.15, gt=0, lt=1)
     seed: int = 0
     augment: AugmentParams = AugmentParams()
@@ -134,23 +137,55 @@ class BaseModelParams(Section):
 
 
 class HyperParameters(Section):
-    """Bedrock RFT hyperparameter names; ranges are checked against botocore's model."""
+    """RFT hyperparameters under Bedrock's names (docs/hyperparameters.md), one set per backend.
 
-    epochCount: int = 1
-    batchSize: int = 16
-    learningRate: float = 1e-5
-    trainingSamplePerPrompt: int = 4
-    inferenceMaxTokens: int = 32
-    maxPromptLength: int = 256
+    `batchSize` counts PROMPTS per optimizer step on both backends, as Bedrock does (AWS's Nova
+    sample: "6k training samples / 32 batch size = ~188 steps per epoch"); each prompt brings
+    `trainingSamplePerPrompt` completions. A value left null is not sent to Bedrock.
+    """
+
+    epochCount: int = Field(1, ge=1)
+    batchSize: int = Field(16, ge=1)
+    learningRate: float = Field(1e-5, gt=0)
+    trainingSamplePerPrompt: int = Field(4, ge=2)
+    inferenceMaxTokens: int = Field(256, ge=1)
+    maxPromptLength: int = Field(1024, ge=1)
     reasoningEffort: Literal["low", "medium", "high"] | None = None
-    evalInterval: int = 5
+    evalInterval: int | None = Field(None, ge=1)
 
-    @field_validator("*")
+
+class LocalHyperParameters(HyperParameters):
+    """The tiny local model: a large step, short completions, a few prompts per step."""
+
+    batchSize: int = Field(4, ge=1)
+    learningRate: float = Field(1e-3, gt=0)
+    inferenceMaxTokens: int = Field(32, ge=1)
+    maxPromptLength: int = Field(256, ge=1)
+    evalInterval: int | None = Field(10, ge=1)
+
+
+class BedrockHyperParameters(HyperParameters):
+    """Defaults seeded from AWS's published values; ranges checked against botocore's service model.
+
+    Sources: aws-samples/amazon-bedrock-samples, custom-models/bedrock-reinforcement-fine-tuning/
+    models/nova/nova_gsm8k_rft.ipynb (batchSize 32, epochCount 1, learningRate 5e-5,
+    inferenceMaxTokens 750, trainingSamplePerPrompt 4); AWS ML blog "Reinforcement fine-tuning on
+    Amazon Bedrock: Best practices" (learningRate ~1e-4 for LoRA, batch 128). `evalInterval` stays
+    null: Bedrock chooses it when it is not sent.
+    """
+
+    batchSize: int = 32
+    learningRate: float = 5e-5
+    inferenceMaxTokens: int = 750
+    maxPromptLength: int = 1024
+
+    @field_validator("*", mode="before")
     @classmethod
     def _in_botocore_range(cls, value: Any, info: ValidationInfo) -> Any:
         from rftlab.jobs.hyperparams import range_problem
 
-        if value is not None and (problem := range_problem(info.field_name, value)):
+        checkable = isinstance(value, int | float | str) and not isinstance(value, bool)
+        if checkable and info.field_name and (problem := range_problem(info.field_name, value)):
             raise ValueError(problem)
         return value
 
@@ -171,6 +206,7 @@ class LocalBackendParams(Section):
     per_device_max: int = Field(8, ge=1)     # completions per forward pass (batchSize -> grad accumulation)
     val_prompts: int = Field(64, ge=1)       # validation prompts scored every evalInterval steps
     lora: LoraParams = LoraParams()
+    hyperparameters: LocalHyperParameters = LocalHyperParameters()
 
 
 class BedrockBackendParams(Section):
@@ -191,6 +227,7 @@ class BedrockBackendParams(Section):
     poll_max_s: float = Field(600.0, gt=0)
     deployment_name: str | None = None
     build_context: Path = Path("build/grader-lambda")
+    hyperparameters: BedrockHyperParameters = BedrockHyperParameters()
 
 
 class PriceParams(Section):
@@ -211,16 +248,28 @@ class RftParams(Section):
     backend: Literal["local", "bedrock"] = "local"
     base_model: str | None = None
     seed: int = 0
-    hyperparameters: HyperParameters = HyperParameters()
     budget_usd: float | None = Field(None, ge=0)
     local: LocalBackendParams = LocalBackendParams()
     bedrock: BedrockBackendParams = BedrockBackendParams()
     prices: PriceParams = PriceParams()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "hyperparameters" in data:
+            raise ValueError("rft.hyperparameters moved: each backend has its own, "
+                             "rft.local.hyperparameters and rft.bedrock.hyperparameters")
+        return data
+
+    @property
+    def hyperparameters(self) -> HyperParameters:
+        """The active backend's hyperparameters."""
+        return self.bedrock.hyperparameters if self.backend == "bedrock" else self.local.hyperparameters
+
 
 class JudgeParams(Section):
     enabled: bool = False
-    model_id: str = "amazon.nova-2-lite-v1:0"
+    model_id: str = "us.amazon.nova-2-lite-v1:0"  # a Converse id: an inference profile
     rubric: str = (
         "Rate from 1 to 5 how relevant and helpful the reply is to the message, ignoring style. "
         'Answer only with JSON: {"score": <1-5>, "reason": "<one sentence>"}'
@@ -235,7 +284,7 @@ class EvaluateParams(Section):
     seed: int = 0
     bootstrap: int = Field(1000, ge=100)
     spot_check_per_user: int = Field(3, ge=0)
-    bedrock_base_model_id: str | None = None  # Converse id for the base side (default: the job's base model)
+    bedrock_base_model_id: str | None = None  # Converse id for the base side (null: the job's base model's profile)
     judge: JudgeParams = JudgeParams()
 
 

@@ -162,14 +162,19 @@ def response_text(response: dict) -> str:
 class BedrockGenerator:
     """bedrock-runtime Converse: `model_id` is a base model id or a custom deployment ARN.
 
+    A customization id (`amazon.nova-2-lite-v1:0:256k`) or a foundation id served only through
+    inference profiles is mapped to the inference profile Converse takes (jobs/bedrock/models.py).
+
     Converse has no seed, so Bedrock samples are not reproducible; `seed` is accepted for the
     protocol and ignored. `n` samples are `n` calls.
     """
 
     def __init__(self, model_id: str, region: str | None = None, *, name: str | None = None):
+        from rftlab.jobs.bedrock.models import inference_id
+
         if not model_id:
             raise InputError("Bedrock generation needs a model id or deployment ARN")
-        self.model_id = model_id
+        self.model_id = inference_id(model_id, region)
         self.region = region
         self.name = name or model_id
 

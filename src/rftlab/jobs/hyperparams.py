@@ -31,12 +31,15 @@ def range_problem(name: str, value: Any) -> str | None:
     spec = ranges.get(name)
     if spec is None:
         return f"not a Bedrock RFT hyperparameter (known: {', '.join(sorted(ranges))})"
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if spec["type"] in {"integer", "float"} and not numeric:
+        return None  # a wrong type is reported by the config's type check
     lo, hi = spec.get("min"), spec.get("max")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         return f"{value} is outside the allowed range {lo}..{hi} (botocore bedrock model)"
     if "enum" in spec and value not in spec["enum"]:
         return f"{value!r} is not one of {', '.join(spec['enum'])}"
-    if spec["type"] == "integer" and lo is None and value < 1:
+    if spec["type"] == "integer" and lo is None and numeric and value < 1:
         return f"{value} must be a positive integer"
     return None
 

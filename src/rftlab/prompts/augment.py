@@ -83,6 +83,9 @@ def bedrock_paraphraser(model_id: str, region: str, *, max_tokens: int = 512) ->
     """A text -> paraphrase function backed by bedrock-runtime Converse."""
     from rftlab.aws import aws_errors, client
 
+    from rftlab.jobs.bedrock.models import inference_id
+
+    model_id = inference_id(model_id, region)
     runtime = client("bedrock-runtime", region)
 
     def run(text: str) -> str | None:

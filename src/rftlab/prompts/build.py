@@ -9,7 +9,7 @@ id and `source` is thread | channel | template | paraphrase. Filters, in order, 
 counted under `dropped`: empty_reference, pii (raw e-mail/phone/secret left, or a message
 flagged by ingest), too_short / too_long (`min_chars`/`max_chars` on the prompt message,
 stripped), over_max_prompt_length (system + prompt estimated tokens above
-`rft.hyperparameters.maxPromptLength`, so every output passes `prompts validate`),
+`prompts.max_prompt_tokens`, so every output passes `prompts validate`),
 duplicate (normalised prompt text: NFKC, whitespace, case; the earliest answer is kept).
 The system message is `system_prompt` and/or the channel purpose (`use_channel_purpose`,
 read from the message field `channel_purpose` or `purpose`), joined by a blank line.

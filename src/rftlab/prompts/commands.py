@@ -36,7 +36,7 @@ def build(
     params = load_params()
     m = run_build(
         messages, author or params.profile.author, out_dir,
-        cfg=params.prompts, max_prompt_length=params.rft.hyperparameters.maxPromptLength,
+        cfg=params.prompts, max_prompt_length=params.prompts.max_prompt_tokens,
         metrics_path=metrics, plots_dir=plots_dir, track=track,
     )
     dropped = ", ".join(f"{k} {v}" for k, v in m["dropped"].items() if v) or "none"
@@ -57,7 +57,7 @@ def build(
 def validate(
     files: list[Path] = typer.Argument(..., help="Prompt JSONL file(s) to check.", show_default=False),
     max_prompt_length: int | None = typer.Option(
-        None, "--max-prompt-length", help="Estimated-token limit (default: params rft.hyperparameters.maxPromptLength)."
+        None, "--max-prompt-length", help="Estimated-token limit (default: params prompts.max_prompt_tokens)."
     ),
     require_reference: bool = typer.Option(
         True, "--require-reference/--no-require-reference", help="Missing reference_answer is an error (else a warning)."
@@ -75,7 +75,7 @@ def validate(
     from rftlab.config import load_params
     from rftlab.prompts.validate import validate_file_counted
 
-    limit = max_prompt_length if max_prompt_length is not None else load_params().rft.hyperparameters.maxPromptLength
+    limit = max_prompt_length if max_prompt_length is not None else load_params().prompts.max_prompt_tokens
     failed = False
     for path in files:
         kind = split or (SplitKind.validation if path.name.startswith("val") else SplitKind.train)

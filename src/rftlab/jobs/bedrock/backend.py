@@ -24,8 +24,6 @@ from rftlab.jobs.state import JobState, StateStore, default_store, now_iso
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = {"ThrottlingException", "TooManyRequestsException", "ServiceUnavailableException",
-             "InternalServerException", "RequestLimitExceeded", "Throttling"}
 STAGES = (("validationDetails", "validation"), ("dataProcessingDetails", "data processing"),
           ("trainingDetails", "training"))
 
@@ -57,28 +55,17 @@ class BedrockBackend:
     def api(self) -> Any:
         return client("bedrock", self.b.region)
 
-    def call(self, op: str, doing: str, attempts: int = 8, **kw: Any) -> dict[str, Any]:
-        """One Bedrock call; throttling and 5xx are retried with exponential backoff."""
-        from botocore.exceptions import ClientError
+    def call(self, op: str, doing: str, **kw: Any) -> dict[str, Any]:
+        """One Bedrock call, checked against the service model first.
 
+        Throttling and 5xx are retried by botocore alone (adaptive mode, rftlab.aws.client_config):
+        a second retry loop here would multiply the attempts (8 x 8) and the wait.
+        """
         from rftlab.jobs.bedrock.shapes import check_request, operation_name
 
         check_request("bedrock", operation_name(self.api, op), kw)
-        delay = 1.0
-        for i in range(attempts):
-            try:
-                with aws_errors(doing):
-                    try:
-                        return getattr(self.api, op)(**kw)
-                    except ClientError as exc:
-                        if exc.response.get("Error", {}).get("Code") in RETRYABLE and i < attempts - 1:
-                            raise _Retry(exc.response["Error"]["Code"]) from None
-                        raise
-            except _Retry as r:
-                log.info("%s: %s, retrying in %.0f s", doing, r, delay)
-                self.sleep(delay)
-                delay = min(delay * 2, 60.0)
-        raise AssertionError("unreachable")
+        with aws_errors(doing):
+            return getattr(self.api, op)(**kw)
 
     def get_job(self, job_arn: str) -> dict[str, Any]:
         return self.call("get_model_customization_job", f"reading job {job_arn}", jobIdentifier=job_arn)
@@ -217,21 +204,21 @@ class BedrockBackend:
         self.call("stop_model_customization_job", f"stopping {state.job_id}", jobIdentifier=state.job_id)
         return self.store.save(state.update(status="Stopping", details={**state.details, "stop_requested": now_iso()}))
 
-    def metrics(self, state: JobState) -> list[tuple[int, dict[str, float]]]:
+    def metric_sources(self, state: JobState) -> dict[str, list[tuple[int, dict[str, float]]]]:
+        """{"train": rows, "val": rows} from this job's own metrics CSVs."""
         uri = state.details.get("output_uri")
         if not uri:
-            return []
-        return bedrock_metrics.read_step_metrics(uri, state.job_id, self.b.region)
+            return {}
+        return bedrock_metrics.read_job_metrics(uri, state.job_id, self.b.region)
+
+    def metrics(self, state: JobState) -> list[tuple[int, dict[str, float]]]:
+        return bedrock_metrics.merge(self.metric_sources(state))
 
     def model_id(self, state: JobState) -> str | None:
         return state.model_id
 
     def cost(self, state: JobState) -> float:
         return state.cost_usd
-
-
-class _Retry(Exception):
-    pass
 
 
 def progress_line(state: JobState) -> str:

@@ -45,9 +45,10 @@ def data_key(prefix: str, md5: str, name: str) -> str:
     return "/".join(p for p in (prefix.strip("/"), "data", md5, name) if p)
 
 
-def output_uri(bucket: str, prefix: str, spec_hash: str) -> str:
-    """Where a job writes its model artifacts and metrics CSVs (one prefix per spec)."""
-    key = "/".join(p for p in (prefix.strip("/"), "output", spec_hash[:16]) if p)
+def output_uri(bucket: str, prefix: str, spec_hash: str, attempt: int = 0) -> str:
+    """Where a job writes its model artifacts and metrics CSVs: one prefix per spec AND attempt,
+    so a retried job never shares a folder with the attempt that failed."""
+    key = "/".join(p for p in (prefix.strip("/"), "output", spec_hash[:16], f"attempt-{attempt}") if p)
     return f"s3://{bucket}/{key}/"
 
 

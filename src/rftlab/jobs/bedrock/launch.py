@@ -1,8 +1,9 @@
 """Everything before CreateModelCustomizationJob: checks, budget, data, grader, the request.
 
-Order matters and is cheapest-first: hyperparameter ranges, the cost estimate against the
-budget, the grader smoke test (local, free), the role's trust policy, then the S3 upload
-and the Lambda deployment. Nothing is paid for until every check has passed.
+Order matters and is cheapest-first: the whole request validated against botocore's service
+model (hyperparameter ranges, base model, names, ARNs, KMS key, URIs), the record count, the cost
+estimate against the budget, the grader smoke test (local, free), the role's trust policy, then
+the S3 upload and the Lambda deployment. Nothing leaves the machine until every check has passed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from rftlab.errors import InputError
+from rftlab.errors import ConfigError, InputError
+from rftlab.io import iter_jsonl
 from rftlab.jobs import cost
-from rftlab.jobs.bedrock import data as bedrock_data
+from rftlab.jobs.bedrock import data, iam
 from rftlab.jobs.bedrock import grader as bedrock_grader
-from rftlab.jobs.bedrock import iam
+from rftlab.jobs.bedrock.models import rft_base_model
+from rftlab.jobs.bedrock.shapes import check_request
 from rftlab.jobs.hyperparams import check_ranges
 from rftlab.jobs.spec import JobSpec
 
@@ -26,7 +30,7 @@ log = logging.getLogger(__name__)
 TAG_GRADER = "rftlab.grader_version"
 TAG_PROMPTS = "rftlab.prompts_digest"
 TAG_SPEC = "rftlab.spec_hash"
-MIN_RECORDS, MAX_RECORDS = 100, 20_000  # Bedrock RFT training-data limits (DESIGN §3)
+MIN_RECORDS, MAX_RECORDS = 100, 20_000  # Bedrock RFT training-data limits (docs/contracts.md#prompt-records)
 
 
 @dataclass
@@ -79,25 +83,69 @@ def grader_version(grader_path: str) -> str:
     return str(version)
 
 
+def _draft(spec: JobSpec, rft: Any, attempt: int, digests: dict[str, str]) -> Launch:
+    """The launch as it will be, with only the Lambda version ARN a well-formed placeholder.
+
+    Prompt keys are content-addressed (known before upload) and the output prefix is the
+    attempt's own, so the whole request can be validated before anything is uploaded or deployed.
+    """
+    b = rft.bedrock
+    bucket = data.require_bucket(b.bucket)
+    if not b.role_arn:
+        raise ConfigError("rft.bedrock.role_arn is not set: create the service role (rftlab bedrock policies) and set it")
+    spec_hash = spec.spec_hash()
+    job_name, model_name, token = names(spec_hash, attempt)
+    account = b.role_arn.split(":")[4] if b.role_arn.count(":") >= 5 else "000000000000"
+    uri = {name: f"s3://{bucket}/{data.data_key(b.prefix, digests[name], Path(path).name)}"
+           for name, path in (("train", spec.train_path), ("val", spec.val_path)) if path and name in digests}
+    return Launch(
+        spec_hash=spec_hash, job_name=job_name, model_name=model_name, token=token, grader_version="pending",
+        lambda_arn=f"arn:aws:lambda:{b.region}:{account}:function:{b.lambda_function}:1",
+        train_uri=uri["train"], val_uri=uri.get("val"),
+        output_uri=data.output_uri(bucket, b.prefix, spec_hash, attempt),
+        prompts_digest=digests["train"] + (f"+{digests['val']}" if "val" in digests else ""),
+    )
+
+
+def _check_prompt_lengths(train_path: str, hp: dict[str, Any], echo: Callable[[str], None]) -> None:
+    from rftlab.prompts.text import estimate_tokens
+
+    limit = hp.get("maxPromptLength")
+    if not limit:
+        return
+    longest = max((estimate_tokens(" ".join(str(m.get("content", "")) for m in r.get("messages", [])))
+                   for r in iter_jsonl(train_path)), default=0)
+    if longest > limit:
+        echo(f"warning: {train_path}: the longest prompt is about {longest} tokens, over "
+             f"rft.bedrock.hyperparameters.maxPromptLength {limit}")
+
+
 def prepare(
     spec: JobSpec, rft: Any, *, attempt: int = 0, image_uri: str | None = None,
     echo: Callable[[str], None] = print, sleep: Callable[[float], None] | None = None,
 ) -> Launch:
-    """Run every pre-launch check and stage the inputs; returns what the request needs."""
+    """Run every pre-launch check and stage the inputs; returns what the request needs.
+
+    Cheapest first, and nothing leaves the machine until the whole request is valid: hyperparameter
+    ranges, base model, names, ARNs, KMS key and URIs (botocore's service model), record counts,
+    the cost estimate against the budget, the local grader smoke test; then the role's trust
+    policy (read-only), and only then the S3 upload and the Lambda deployment.
+    """
     b = rft.bedrock
     hp = hyperparameters(spec)
+    rft_base_model(bedrock_model_id(spec.base_model, b.base_model_id))
+    draft = _draft(spec, rft, attempt, spec.input_digests())
+    check_request("bedrock", "CreateModelCustomizationJob", request(draft, spec, rft))
     est = cost.estimate_files(spec.train_path, hp, rft.prices, memory_mb=b.lambda_memory_mb)
     if not MIN_RECORDS <= est.records <= MAX_RECORDS:
         raise InputError(f"{spec.train_path}: {est.records} training records; Bedrock RFT needs "
                          f"{MIN_RECORDS} to {MAX_RECORDS:,}")
     cost.check_budget(est.total_usd, rft.budget_usd)
+    _check_prompt_lengths(spec.train_path, hp, echo)
     smoke = bedrock_grader.smoke_test(spec.grader_path, spec.train_path)
     iam.check_service_role(b.role_arn, b.region)
-    spec_hash = spec.spec_hash()
-    digests = spec.input_digests()
-    job_name, model_name, token = names(spec_hash, attempt)
-    uploads = bedrock_data.upload_prompts(spec.train_path, spec.val_path, bucket=b.bucket, prefix=b.prefix,
-                                          region=b.region, kms_key_id=b.kms_key_id)
+    uploads = data.upload_prompts(spec.train_path, spec.val_path, bucket=b.bucket, prefix=b.prefix,
+                                  region=b.region, kms_key_id=b.kms_key_id)
     version = grader_version(spec.grader_path)
     lambda_arn = spec.options.get("grader_lambda_arn") or bedrock_grader.published_version(
         b.lambda_function, version, b.region)
@@ -109,13 +157,11 @@ def prepare(
         lambda_arn = bedrock_grader.deploy_function(
             b.lambda_function, image, version, role_arn=b.lambda_role_arn, timeout_s=b.lambda_timeout_s,
             memory_mb=b.lambda_memory_mb, region=b.region, **kw)
-    prompts_digest = digests["train"] + (f"+{digests['val']}" if "val" in digests else "")
     return Launch(
-        spec_hash=spec_hash, job_name=job_name, model_name=model_name, token=token, grader_version=version,
-        lambda_arn=lambda_arn, train_uri=uploads["train"].uri,
-        val_uri=uploads["val"].uri if "val" in uploads else None,
-        output_uri=bedrock_data.output_uri(b.bucket, b.prefix, spec_hash), prompts_digest=prompts_digest,
-        estimate=est.as_dict(), smoke=smoke,
+        spec_hash=draft.spec_hash, job_name=draft.job_name, model_name=draft.model_name, token=draft.token,
+        grader_version=version, lambda_arn=lambda_arn, train_uri=uploads["train"].uri,
+        val_uri=uploads["val"].uri if "val" in uploads else None, output_uri=draft.output_uri,
+        prompts_digest=draft.prompts_digest, estimate=est.as_dict(), smoke=smoke,
     )
 
 

@@ -1,8 +1,20 @@
-"""Step-wise metrics of a Bedrock RFT job: CSVs under its output prefix -> MLflow step metrics.
+"""Step-wise metrics of a Bedrock RFT job: its own CSVs under the output prefix -> MLflow names.
 
-AWS does not document the RFT CSV columns, so every numeric column is kept; reward-like
-names are mapped onto the stable rftlab names (`train/reward_mean`, `train/reward_std`,
-`val/reward_mean`) and the rest keep a cleaned-up name under `train/` or `val/`.
+Where: `<outputDataConfig.s3Uri>/model-customization-job-<jobId>/` holds
+`training_artifacts/step_wise_training_metrics.csv` and
+`validation_artifacts/post_fine_tuning_validation/validation_metrics.csv`, with `step_number`
+and `epoch_number` columns. Only CSVs in that job's own folder are read: a retried job (new
+attempt, new output prefix, new job id) never imports an earlier attempt's metrics.
+
+What: AWS documents the RFT metric names (user guide, "Monitor your RFT training job",
+https://docs.aws.amazon.com/bedrock/latest/userguide/rft-submit-job.html#rft-monitor-job):
+`critic/rewards/mean|max|min`, `val-score/rewards/mean@1`, `actor/entropy`, `actor/pg_loss`,
+`actor/pg_clipfrac`, `actor/grad_norm`, `response_length/mean`, `response/aborted_ratio`. The
+exact CSV headers are not shown in the docs, so every numeric column is read; the documented
+ones (also in the open-weight spelling `critic_rewards_mean` of the job events in
+aws-samples/amazon-bedrock-samples custom-models/bedrock-reinforcement-fine-tuning/models/gpt-oss)
+get rftlab's stable names (docs/contracts.md), and every column is also kept under
+`bedrock/<original>`. Train or validation is decided by the column first, then by the file.
 """
 
 from __future__ import annotations
@@ -16,37 +28,54 @@ from typing import Any
 from rftlab.jobs.bedrock.data import list_keys, read_text, split_uri
 
 STEP_COLUMNS = ("step_number", "step", "global_step", "training_step", "iteration", "steps")
-_CANON = {
-    "reward_mean": ("reward_mean", "mean_reward", "avg_reward", "average_reward", "reward_avg", "reward",
-                    "rewards_mean", "train_reward_mean", "mean_rewards", "reward_score_mean"),
-    "reward_std": ("reward_std", "std_reward", "reward_stddev", "rewards_std", "train_reward_std"),
-    "reward_max": ("reward_max", "max_reward"),
-    "reward_min": ("reward_min", "min_reward"),
-    "loss": ("loss", "training_loss", "train_loss"),
+EPOCH_COLUMNS = ("epoch_number", "epoch")
+TRAIN_CSV = "training_artifacts/step_wise_training_metrics.csv"
+VALIDATION_CSV = "validation_artifacts/post_fine_tuning_validation/validation_metrics.csv"
+
+# cleaned column name -> stable rftlab name (split prefix added separately)
+STABLE: dict[str, str] = {
+    "critic_rewards_mean": "reward_mean",
+    "critic_rewards_max": "reward_max",
+    "critic_rewards_min": "reward_min",
+    "critic_rewards_std": "reward_std",
+    "val_score_rewards_mean_1": "reward_mean",
+    "val_score_rewards_mean": "reward_mean",
+    "response_length_mean": "completion_length",  # TRL's completions/mean_length locally
+    "actor_entropy": "entropy",                    # TRL's entropy locally
 }
-_ALIASES = {alias: canon for canon, aliases in _CANON.items() for alias in aliases}
+_VAL_COLUMN = ("val_score_", "val_", "validation_", "eval_")
+_MLFLOW_UNSAFE = re.compile(r"[^\w./\- :]")
 
 
 def clean(name: str) -> str:
+    """`val-score/rewards/mean@1` -> `val_score_rewards_mean_1` (for matching only)."""
     s = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip()).strip("_").lower()
     return s or "value"
 
 
-def metric_name(column: str, split: str) -> str:
-    """CSV column -> MLflow metric name under `train/` or `val/`."""
-    c = clean(column)
-    for pre in ("train_", "training_", "val_", "validation_", "eval_"):
-        if c.startswith(pre) and c[len(pre):] in _ALIASES:
-            c = c[len(pre):]
-    return f"{split}/{_ALIASES.get(c, c)}"
+def original_name(column: str) -> str:
+    """The column as an MLflow metric key under `bedrock/` (MLflow refuses `@`)."""
+    return "bedrock/" + _MLFLOW_UNSAFE.sub("_", column.strip().replace("@", "_at_"))
 
 
-def split_of(key: str) -> str:
-    name = key.rsplit("/", 1)[-1].lower()
-    return "val" if any(w in name for w in ("validation", "val_", "eval")) else "train"
+def column_split(column: str, file_split: str) -> str:
+    return "val" if clean(column).startswith(_VAL_COLUMN) else file_split
 
 
-def _number(v: str) -> float | None:
+def metric_names(column: str, file_split: str) -> list[str]:
+    """MLflow names for one CSV column: the stable name when documented, always the original."""
+    names = [original_name(column)]
+    stable = STABLE.get(clean(column))
+    if stable:
+        names.insert(0, f"{column_split(column, file_split)}/{stable}")
+    return names
+
+
+def file_split(key: str) -> str:
+    return "val" if "validation_artifacts/" in key or key.rsplit("/", 1)[-1].startswith("validation") else "train"
+
+
+def _number(v: Any) -> float | None:
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -61,42 +90,58 @@ def parse_csv(text: str, split: str = "train") -> list[tuple[int, dict[str, floa
         return []
     fields = [f for f in reader.fieldnames if f is not None]
     step_col = next((f for f in fields if clean(f) in STEP_COLUMNS), None)
+    epoch_col = next((f for f in fields if clean(f) in EPOCH_COLUMNS), None)
     rows: dict[int, dict[str, float]] = {}
     for i, row in enumerate(reader):
-        step_val = _number(row.get(step_col, "")) if step_col else None
+        step_val = _number(row.get(step_col)) if step_col else None
         step = int(step_val) if step_val is not None else i
-        values = {}
+        values: dict[str, float] = {}
         for f in fields:
-            if f == step_col or f.lower() in {"epoch_number", "epoch"}:
+            if f in (step_col, epoch_col):
                 continue
-            x = _number(row.get(f, ""))
+            x = _number(row.get(f))
             if x is not None:
-                values[metric_name(f, split)] = x
-        if "epoch_number" in map(str.lower, fields) or "epoch" in map(str.lower, fields):
-            ep = _number(row.get("epoch_number", row.get("epoch", "")))
-            if ep is not None:
-                values[f"{split}/epoch"] = ep
+                values.update(dict.fromkeys(metric_names(f, split), x))
+        ep = _number(row.get(epoch_col)) if epoch_col else None
+        if values and ep is not None:
+            values[f"{split}/epoch"] = ep
         if values:
             rows.setdefault(step, {}).update(values)
     return sorted(rows.items())
 
 
-def metrics_keys(output_uri: str, job_arn: str, region: str) -> list[str]:
-    """Metrics CSVs under the job's output prefix, preferring the job's own sub-folder."""
-    keys = list_keys(output_uri, region, suffix=".csv")
+def job_folder(output_uri: str, job_arn: str) -> str:
+    """s3:// URI of the folder Bedrock writes this job's artifacts to."""
     job_id = job_arn.rsplit("/", 1)[-1]
-    own = [k for k in keys if job_id in k]
-    return own or keys
+    return f"{output_uri.rstrip('/')}/model-customization-job-{job_id}/"
+
+
+def read_job_metrics(output_uri: str, job_arn: str, region: str) -> dict[str, list[tuple[int, dict[str, float]]]]:
+    """{"train": rows, "val": rows} from the CSVs in this job's own folder (none of another job's)."""
+    folder = job_folder(output_uri, job_arn)
+    bucket, _ = split_uri(folder)
+    out: dict[str, list[tuple[int, dict[str, float]]]] = {}
+    for key in list_keys(folder, region, suffix=".csv"):
+        split = file_split(key)
+        merged = dict(out.get(split, []))
+        for step, values in parse_csv(read_text(bucket, key, region), split):
+            merged.setdefault(step, {}).update(values)
+        out[split] = sorted(merged.items())
+    return out
+
+
+def merge(sources: dict[str, list[tuple[int, dict[str, float]]]]) -> list[tuple[int, dict[str, float]]]:
+    """Train and validation rows merged by step."""
+    merged: dict[int, dict[str, float]] = {}
+    for rows in sources.values():
+        for step, values in rows:
+            merged.setdefault(step, {}).update(values)
+    return sorted(merged.items())
 
 
 def read_step_metrics(output_uri: str, job_arn: str, region: str) -> list[tuple[int, dict[str, float]]]:
     """All step metrics of a job (train and validation CSVs merged by step)."""
-    bucket, _ = split_uri(output_uri)
-    merged: dict[int, dict[str, float]] = {}
-    for key in metrics_keys(output_uri, job_arn, region):
-        for step, values in parse_csv(read_text(bucket, key, region), split_of(key)):
-            merged.setdefault(step, {}).update(values)
-    return sorted(merged.items())
+    return merge(read_job_metrics(output_uri, job_arn, region))
 
 
 def summary_metrics(job: dict[str, Any]) -> dict[str, float]:
@@ -110,7 +155,3 @@ def summary_metrics(job: dict[str, Any]) -> dict[str, float]:
         out["val/final_loss"] = float(vals[-1])
     return out
 
-
-def new_rows(rows: list[tuple[int, dict[str, float]]], after: int | None) -> list[tuple[int, dict[str, float]]]:
-    """Only the rows not imported yet (so polling never logs a step twice)."""
-    return [r for r in rows if after is None or r[0] > after]

@@ -65,9 +65,17 @@ def problems(shape: Any, value: Any, path: str) -> list[str]:
 
 
 def check_request(service: str, operation: str, params: dict[str, Any]) -> None:
-    """Raise InputError naming every field of `params` that the service model forbids."""
+    """Raise InputError naming every field of `params` that the service model forbids: botocore's
+    own checks (required members, types, minimums) and the ones it leaves to the server."""
+    from botocore.validate import ParamValidator
+
     op = _model(service).operation_model(operation)
-    found = problems(op.input_shape, params, "") if op.input_shape is not None else []
+    found: list[str] = []
+    if op.input_shape is not None:
+        report = ParamValidator().validate(params, op.input_shape)
+        if report.has_errors():
+            found += [line.strip() for line in report.generate_report().splitlines()[1:] if line.strip()]
+        found += problems(op.input_shape, params, "")
     if found:
         raise InputError(f"{service} {operation} request is invalid: " + "; ".join(found[:6]))
 

@@ -16,7 +16,7 @@ from rftlab.jobs.state import JobState
 
 log = logging.getLogger(__name__)
 
-LAST_STEP = "rftlab.metrics_last_step"
+LAST_STEP = "rftlab.metrics_last_step"  # + ".train" / ".val": one per metrics CSV kind
 RUN_STATUS = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}
 
 
@@ -41,8 +41,7 @@ def record(backend: Any, state: JobState, *, with_metrics: bool = True) -> JobSt
         run_id = runs[0].info.run_id if runs else None
     existing = tracking.get_run(run_id) if run_id else None
     old_params = dict(existing.data.params) if existing else {}
-    last = existing.data.tags.get(LAST_STEP) if existing else None
-    last_step = int(last) if last not in (None, "") else None
+    old_tags = dict(existing.data.tags) if existing else {}
     d = state.details
     tags = {tracking.JOB_ID: state.job_id, tracking.BACKEND: "bedrock", "rftlab.job_status": state.status,
             "rftlab.spec_hash": state.spec_hash}
@@ -54,14 +53,17 @@ def record(backend: Any, state: JobState, *, with_metrics: bool = True) -> JobSt
         tags["rftlab.deployment_arn"] = d["deployment_arn"]
     if state.failure_message:
         tags["rftlab.failure_message"] = state.failure_message[:5000]
-    rows: list[tuple[int, dict[str, float]]] = []
+    sources: dict[str, list[tuple[int, dict[str, float]]]] = {}
     if with_metrics:
         try:
-            rows = backend.metrics(state)
+            sources = backend.metric_sources(state)
         except AwsError as exc:  # unreadable outputs must not stop status/cost from being recorded
             log.warning("step metrics of %s not imported: %s", state.job_id, exc)
             tags["rftlab.metrics_error"] = str(exc)[:500]
-    fresh = [r for r in rows if last_step is None or r[0] > last_step]
+    fresh: dict[str, list[tuple[int, dict[str, float]]]] = {}
+    for kind, rows in sources.items():  # each CSV has its own high-water mark: a late file is not skipped
+        last = old_tags.get(f"{LAST_STEP}.{kind}")
+        fresh[kind] = [r for r in rows if last in (None, "") or r[0] > int(last)]
     with tracking.stage_run("rft-job", run_id=run_id, run_name=d.get("job_name") if not run_id else None,
                             tags=tags) as run:
         new_params = {k: v for k, v in _params(state).items() if k not in old_params}
@@ -69,10 +71,11 @@ def record(backend: Any, state: JobState, *, with_metrics: bool = True) -> JobSt
             tracking.log_params(new_params)
         if existing is None and d.get("request"):
             tracking.log_dict(d["request"], "job/request.json")
-        for step, values in fresh:
-            tracking.log_metrics(values, step=step)
-        if fresh:
-            tracking.set_tags({LAST_STEP: fresh[-1][0]})
+        for kind, rows in fresh.items():
+            for step, values in rows:
+                tracking.log_metrics(values, step=step)
+            if rows:
+                tracking.set_tags({f"{LAST_STEP}.{kind}": rows[-1][0]})
         final = {"cost_usd": state.cost_usd, "duration_min": state.duration_min,
                  **(d.get("summary_metrics") or {})}
         if d.get("estimate"):
@@ -83,7 +86,7 @@ def record(backend: Any, state: JobState, *, with_metrics: bool = True) -> JobSt
         tracking.set_run_status(run_id, RUN_STATUS[state.status])
     if state.run_id != run_id:
         state = backend.store.save(state.update(run_id=run_id))
-    log.info("synced %s into MLflow run %s (%d new steps)", state.job_id, run_id, len(fresh))
+    log.info("synced %s into MLflow run %s (%d new rows)", state.job_id, run_id, sum(map(len, fresh.values())))
     return state
 
 

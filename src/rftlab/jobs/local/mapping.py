@@ -11,8 +11,9 @@ from typing import Any
 # Bedrock name -> what it means locally (rendered into docs/hyperparameters.md).
 LOCAL_MEANING: dict[str, str] = {
     "epochCount": "`num_train_epochs` (passes over the train prompts; `rft.local.max_steps` caps the steps)",
-    "batchSize": "completions per optimizer step = `per_device_train_batch_size` x `gradient_accumulation_steps`"
-    " (per-device batch kept small on CPU; also `generation_batch_size`)",
+    "batchSize": "PROMPTS per optimizer step, as on Bedrock: batchSize x trainingSamplePerPrompt completions ="
+    " `per_device_train_batch_size` x `gradient_accumulation_steps` (per-device batch kept small on CPU;"
+    " also `generation_batch_size`)",
     "learningRate": "`learning_rate` (AdamW, linear decay)",
     "trainingSamplePerPrompt": "`num_generations` (completions per prompt, the GRPO group)",
     "inferenceMaxTokens": "`max_completion_length` (new tokens per completion)",
@@ -42,12 +43,10 @@ def grpo_settings(
 ) -> dict[str, Any]:
     """GRPOConfig keyword arguments for the Bedrock-named hyperparameters `hp`."""
     g = int(hp.get("trainingSamplePerPrompt") or 4)
-    batch = int(hp.get("batchSize") or 16)
-    if batch % g:  # every optimizer step must hold whole groups
-        batch = g * math.ceil(batch / g)
+    batch = int(hp.get("batchSize") or 4) * g  # batchSize counts prompts (Bedrock's meaning); TRL counts completions
     per_device = micro_batch(batch, g, per_device_max)
     accum = max(1, math.ceil(batch / per_device))
-    interval = int(hp.get("evalInterval") or 5)
+    interval = eval_interval(hp)
     return {
         "num_generations": g,
         "per_device_train_batch_size": per_device,
@@ -80,4 +79,5 @@ def prompt_limit(hp: dict[str, Any]) -> int:
 
 
 def eval_interval(hp: dict[str, Any]) -> int:
-    return int(hp.get("evalInterval") or 5)
+    """Steps between validation passes; unset means 10 locally (Bedrock picks its own when unset)."""
+    return int(hp.get("evalInterval") or 10)
