@@ -102,7 +102,8 @@ def test_full_lifecycle(project, bedrock, no_sleep, monkeypatch):
     request = tracking.download_artifact(record["run_id"], "job/request.json", project / "dl")
     assert json.loads(request.read_text())["customizationType"] == "REINFORCEMENT_FINE_TUNING"
 
-    # 5. deploy: create, wait Creating -> Active, ARN into the job record
+    # 5. deploy (its own stage): create, wait Creating -> Active; the ARN goes into the deploy stage's
+    # record, and the rft stage's job record (a DVC output) stays byte for byte what rft wrote
     bedrock.add_response("get_model_customization_job", job_response("Completed", name=job_name, minutes=90))
     bedrock.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {"nameContains": ANY})
     bedrock.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOY_ARN},
@@ -112,10 +113,12 @@ def test_full_lifecycle(project, bedrock, no_sleep, monkeypatch):
         bedrock.add_response("get_custom_model_deployment", {
             "customModelDeploymentArn": DEPLOY_ARN, "modelDeploymentName": "x", "modelArn": MODEL_ARN,
             "createdAt": job_response()["creationTime"], "status": status})
-    _ok(runner.invoke(app, ["deploy"]))
+    job_bytes = (project / "data/rft/job.json").read_bytes()
+    _ok(runner.invoke(app, ["deploy", "--out", "data/rft/deployment.json"]))
     bedrock.assert_no_pending_responses()
-    record = json.loads((project / "data/rft/job.json").read_text())
-    assert record["deployment_arn"] == DEPLOY_ARN
+    assert (project / "data/rft/job.json").read_bytes() == job_bytes
+    deployment = json.loads((project / "data/rft/deployment.json").read_text())
+    assert deployment["deployment_arn"] == DEPLOY_ARN and deployment["job_id"] == record["job_id"]
     assert tracking.get_run(record["run_id"]).data.tags["rftlab.deployment_arn"] == DEPLOY_ARN
 
     # 6. `rftlab evaluate` generates through Converse: base model id, then the deployment ARN

@@ -277,3 +277,16 @@ def test_sync_records_status_even_when_outputs_are_unreadable(project, bedrock, 
     [state] = sync.sync(bedrock_commands.make_backend(rft_params()), JOB_ARN)
     run = tracking.get_run(state.run_id)
     assert run.data.metrics["duration_min"] == 10 and "someone-elses-bucket" in run.data.tags["rftlab.metrics_error"]
+
+
+def test_deploy_stage_records_a_local_job_without_calling_aws(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/rft").mkdir(parents=True)
+    (tmp_path / "data/rft/job.json").write_text(json.dumps({"job_id": "rft-local-abc", "backend": "local",
+                                                             "model_path": "data/rft/model"}))
+    result = runner.invoke(app, ["deploy", "--out", "data/rft/deployment.json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "data/rft/deployment.json").read_text()) == {
+        "job_id": "rft-local-abc", "backend": "local", "model": "data/rft/model"}

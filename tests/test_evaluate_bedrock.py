@@ -172,3 +172,28 @@ def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path):
     assert out["eval/judge_base_mean"] == pytest.approx((1.0 + 0.5) / 2)
     assert out["eval/judge_tuned_mean"] == pytest.approx((0.25 + 0.5) / 2)
     assert out["eval/judge_base_failures"] == 1 and out["eval/judge_tuned_failures"] == 1
+
+
+def test_evaluate_reads_the_deploy_stages_record_and_refuses_another_jobs(converse_stub, tmp_path):
+    """The deployment ARN comes from the deploy stage's own output, never from a rewritten job.json."""
+    import json
+
+    from rftlab.config import parse_params
+    from rftlab.errors import InputError
+    from rftlab.evaluate.run import evaluate
+
+    params = parse_params({"tracking": {"experiment": "eval-deploy-record"},
+                           "evaluate": {"samples_per_prompt": 1, "bootstrap": 100}})
+    job, val, _ = _bedrock_job(tmp_path, "eval-deploy-record", arn=None)
+    dep = tmp_path / "deployment.json"
+    dep.write_text(json.dumps({"job_id": "another-job", "backend": "bedrock", "deployment_arn": ARN}))
+    with pytest.raises(InputError, match=r"deployment.json: the deployment record is not for job br-1"):
+        evaluate(params, job_path=job, deployment_path=dep, val_path=val, metrics_path=tmp_path / "m.json",
+                 plots_dir=tmp_path / "p", grader=_Grader())
+    dep.write_text(json.dumps({"job_id": "br-1", "backend": "bedrock", "deployment_arn": ARN}))
+    for model, text in [("us.amazon.nova-2-lite-v1:0", "はい"), ("us.amazon.nova-2-lite-v1:0", "見ます"),
+                        (ARN, "承知でござる"), (ARN, "見るでござる")]:
+        converse_stub.add_response("converse", _reply(text, 10, 5), {"modelId": model, "messages": ANY, "inferenceConfig": ANY})
+    out = evaluate(params, job_path=job, deployment_path=dep, val_path=val, metrics_path=tmp_path / "m.json",
+                   plots_dir=tmp_path / "p", grader=_Grader())
+    assert out["eval/tuned_mean"] > out["eval/base_mean"]

@@ -11,6 +11,8 @@ from rftlab.errors import cli_errors
 
 def evaluate_cmd(
     job: Path = typer.Option(Path("data/rft/job.json"), "--job", help="Job record written by the rft stage."),
+    deployment: Path = typer.Option(Path("data/rft/deployment.json"), "--deployment",
+                                    help="Deployment record written by the deploy stage (Bedrock: the ARN to call)."),
     val: Path = typer.Option(Path("data/prompts/val.jsonl"), "--val", help="Held-out prompts (JSONL, `messages`)."),
     out: Path = typer.Option(Path("metrics/evaluate.json"), "--out", help="DVC metrics file to write."),
     plots: Path = typer.Option(Path("plots/evaluate"), "--plots", help="Folder for DVC plots data and PNGs."),
@@ -24,7 +26,7 @@ def evaluate_cmd(
     from rftlab.config import load_params
     from rftlab.evaluate.run import evaluate
 
-    result = evaluate(load_params(), job_path=job, val_path=val, metrics_path=out, plots_dir=plots,
+    result = evaluate(load_params(), job_path=job, deployment_path=deployment, val_path=val, metrics_path=out, plots_dir=plots,
                       report_path=report)
     for key in ("eval/base_mean", "eval/tuned_mean", "eval/uplift_pct", "eval/uplift_ci_low",
                 "eval/uplift_ci_high", "eval/win_rate", "eval/tokens_total", "eval/inference_cost_usd"):

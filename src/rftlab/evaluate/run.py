@@ -40,6 +40,18 @@ def read_job(path: str | Path) -> dict:
     return job
 
 
+def with_deployment(job: dict, path: str | Path | None) -> dict:
+    """The job record plus what the deploy stage recorded (the deployment ARN for a Bedrock job)."""
+    from rftlab.io import read_json
+
+    if path is None or not Path(path).exists():
+        return job
+    dep = read_json(path)
+    if not isinstance(dep, dict) or dep.get("job_id") != job["job_id"]:
+        raise InputError(f"{path}: the deployment record is not for job {job['job_id']}; run `rftlab deploy --out {path}`")
+    return {**job, **{k: v for k, v in dep.items() if k == "deployment_arn" and v}}
+
+
 def read_prompts(path: str | Path, max_prompts: int | None = None) -> list[dict]:
     from rftlab.io import iter_jsonl
 
@@ -103,7 +115,8 @@ def make_generators(job: dict, params: Params) -> tuple[Generator, Generator]:
     if job["backend"] == "bedrock":
         arn = job.get("deployment_arn") or (job.get("details") or {}).get("deployment_arn")
         if not arn:
-            raise InputError(f"job {job['job_id']}: no deployment_arn in the job record; deploy the tuned model first")
+            raise InputError(f"job {job['job_id']}: no deployment_arn; deploy the tuned model first "
+                             "(`rftlab deploy --out data/rft/deployment.json`, the pipeline's deploy stage)")
         region = params.rft.bedrock.region
         base = params.evaluate.bedrock_base_model_id or job["base_model"]
         return BedrockGenerator(base, region, name="base"), BedrockGenerator(arn, region, name="tuned")
@@ -173,6 +186,7 @@ def evaluate(
     params: Params,
     *,
     job_path: str | Path = "data/rft/job.json",
+    deployment_path: str | Path | None = None,
     val_path: str | Path = "data/prompts/val.jsonl",
     metrics_path: str | Path = "metrics/evaluate.json",
     plots_dir: str | Path = "plots/evaluate",
@@ -187,7 +201,7 @@ def evaluate(
     from rftlab.io import file_md5, write_json
 
     cfg = params.evaluate
-    job = read_job(job_path)
+    job = with_deployment(read_job(job_path), deployment_path)
     tracking.get_run(job["run_id"])  # fail before generating if the run is gone
     prompts = read_prompts(val_path, cfg.max_prompts)
     grader = grader if grader is not None else load_job_grader(job)

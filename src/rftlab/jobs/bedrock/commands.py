@@ -133,26 +133,35 @@ def job_estimate(
 
 # ---------------------------------------------------------------------------- rftlab deploy
 def deploy_cmd(
-    job: str = typer.Argument(None, help="Job id/ARN (default: the job in data/rft/job.json)."),
+    job: str = typer.Argument(None, help="Job id or ARN (default: the job in the --job record)."),
+    record: Path = typer.Option(Path("data/rft/job.json"), "--job", help="Job record written by the rft stage."),
+    out: Path | None = typer.Option(None, "--out", help="Write the deployment record here (the deploy stage's "
+                                    "output, read by rftlab evaluate)."),
     name: str | None = typer.Option(None, "--name", help="Deployment name (default rft.bedrock.deployment_name "
                                     "or rftlab-<job name>)."),
 ) -> None:
-    """Serve a Completed Bedrock job's model: create/update the custom model deployment, wait until Active.
+    """Serve a Completed job's model for evaluation.
 
-    The deployment ARN goes into data/rft/job.json (`deployment_arn`) for `rftlab evaluate`.
+    Bedrock: create or update the custom model deployment and wait until it is Active; its ARN is the
+    modelId for Converse. Local: nothing to serve; the record names the model folder.
     """
-    from rftlab.config import project_root
-    from rftlab.io import read_json
-    from rftlab.jobs.bedrock.deploy import JOB_RECORD, deploy
+    from rftlab.io import read_json, write_json
+    from rftlab.jobs.bedrock.deploy import deploy, deployment_record
 
-    if job is None:
-        job = read_json(project_root() / JOB_RECORD)["job_id"]
+    job_record = read_json(record) if (job is None or out) else {}
+    if job_record.get("backend") == "local" and job is None:
+        if out:
+            write_json(out, deployment_record(job_record))
+        typer.echo(f"local job {job_record['job_id']}: nothing to deploy; the model is {job_record.get('model_path')}")
+        return
     backend = make_backend()
-    state = deploy(backend, _bedrock_state(backend, job), name=name)
+    state = deploy(backend, _bedrock_state(backend, job or job_record["job_id"]), name=name)
     if backend.track:
         from rftlab.jobs.bedrock import sync
 
         sync.record(backend, state, with_metrics=False)
+    if out:
+        write_json(out, deployment_record(job_record, state))
     typer.echo(state.details["deployment_arn"])
 
 

@@ -1,8 +1,10 @@
 """Serve a completed RFT job's model: create or update a custom model deployment, wait until Active.
 
-The deployment ARN is the `modelId` for bedrock-runtime Converse, so it is written back
-into the job state, the job record (data/rft/job.json) and the job's MLflow run, where
-the evaluation stage picks it up.
+The deployment ARN is the `modelId` for bedrock-runtime Converse (CreateCustomModelDeployment,
+user guide "Set up inference for a custom model"). It is recorded in the job state, the job's
+MLflow run and the `deploy` stage's own output (data/rft/deployment.json), which `evaluate`
+reads. The rft stage's job record (data/rft/job.json) is never rewritten: DVC would see the
+stage changed and check the record back out of its cache, losing the deployment.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rftlab.jobs.state import JobState
 log = logging.getLogger(__name__)
 
 JOB_RECORD = Path("data/rft/job.json")
+DEPLOYMENT_RECORD = Path("data/rft/deployment.json")
 
 
 def deployment_name(state: JobState, configured: str | None) -> str:
@@ -68,7 +71,6 @@ def deploy(backend: Any, state: JobState, *, name: str | None = None, timeout_po
     _wait_active(backend, arn, timeout_polls)
     state = backend.store.save(state.update(details={**state.details, "deployment_arn": arn,
                                                      "deployment_name": name}))
-    update_job_record(state)
     return state
 
 
@@ -87,18 +89,9 @@ def _wait_active(backend: Any, arn: str, timeout_polls: int) -> dict[str, Any]:
     raise InputError(f"deployment {arn} not Active after {timeout_polls} polls; check it with `rftlab job status`")
 
 
-def update_job_record(state: JobState, path: str | Path | None = None) -> bool:
-    """Add `deployment_arn` to data/rft/job.json when it describes this job; True when written."""
-    from rftlab.config import project_root
-    from rftlab.io import read_json, write_json
-
-    p = Path(path) if path else project_root() / JOB_RECORD
-    if not p.exists():
-        return False
-    record = read_json(p)
-    if record.get("job_id") != state.job_id:
-        return False
-    record["deployment_arn"] = state.details.get("deployment_arn")
-    record["model_id"] = state.model_id or record.get("model_id")
-    write_json(p, record)
-    return True
+def deployment_record(job: dict[str, Any], state: JobState | None = None) -> dict[str, Any]:
+    """What `evaluate` needs to reach the tuned model: the deployment ARN, or the local model folder."""
+    if state is None:  # local backend: nothing to serve, the stage's model copy is the model
+        return {"job_id": job["job_id"], "backend": job["backend"], "model": job.get("model_path") or job.get("model_id")}
+    return {"job_id": state.job_id, "backend": "bedrock", "model": state.model_id,
+            "deployment_arn": state.details.get("deployment_arn"), "deployment_name": state.details.get("deployment_name")}
