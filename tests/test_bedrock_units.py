@@ -290,3 +290,19 @@ def test_deploy_stage_records_a_local_job_without_calling_aws(tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "data/rft/deployment.json").read_text()) == {
         "job_id": "rft-local-abc", "backend": "local", "model": "data/rft/model"}
+
+
+def test_a_job_against_another_endpoint_is_another_job(project, monkeypatch):
+    """The rehearsal's stand-in job must never be found again as the real account's job."""
+    from rftlab.jobs.stage import build_spec
+
+    def spec():
+        return build_spec(rft_params(), train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",
+                          grader="data/grader/grader.json")
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL_BEDROCK", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    real = spec().spec_hash()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:5999")
+    rehearsal = spec()
+    assert rehearsal.options["endpoint"] == "http://127.0.0.1:5999" and rehearsal.spec_hash() != real

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ def build_spec(rft: Any, *, train: str, val: str | None, grader: str, base_model
     else:
         model = base_model or rft.base_model or rft.bedrock.base_model_id
         options = {"region": rft.bedrock.region}
+        # a job run against another endpoint (the offline rehearsal's stand-in) is another job: its
+        # state never answers for the real account's job with the same inputs
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_BEDROCK") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            options["endpoint"] = endpoint
     for name, path in (("train", train), ("val", val), ("grader", grader)):
         if path and not Path(path).exists():
             raise InputError(f"{path}: {name} file not found")
