@@ -1,4 +1,4 @@
-"""Grader shipping for Bedrock: build context, ECR/no-Docker path, Lambda versions, the smoke test."""
+"""Grader shipping for Bedrock: build context, ECR/no-Docker path, Lambda versions per deployment, the smoke test."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bedrock_support import (  # fixtures come from conftest's pytest_plugins
-    ACCOUNT, GRADER_VERSION, REGION, write_prompts,
+    ACCOUNT, GRADER_VERSION, REGION, rft_params, write_prompts,
 )
 
 
@@ -18,7 +18,7 @@ def test_no_docker_prints_push_commands_and_creates_the_repository(project, aws)
     from rftlab.jobs.bedrock.grader import image_for
 
     (project / "build/grader").mkdir(parents=True)
-    (project / "build/grader/Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.11\n")
+    (project / "build/grader/Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.13\n")
     lines: list[str] = []
     with pytest.raises(ConfigError, match="no Docker engine"):
         image_for(GRADER_VERSION, repository="rftlab-grader", context="build/grader", region=REGION,
@@ -30,18 +30,64 @@ def test_no_docker_prints_push_commands_and_creates_the_repository(project, aws)
     assert [r["repositoryName"] for r in repos] == ["rftlab-grader"]
 
 
-def test_lambda_update_publishes_one_version_per_grader_version(project, aws, no_sleep):
+def test_lambda_update_publishes_one_version_per_deployment_version(project, aws, no_sleep):
     from rftlab.aws import client
     from rftlab.jobs.bedrock.grader import deploy_function
 
     kw = {"role_arn": f"arn:aws:iam::{ACCOUNT}:role/rftlab-grader-exec", "timeout_s": 120, "memory_mb": 1024,
-          "region": REGION, "sleep": no_sleep.append}
-    v1 = deploy_function("g", "repo:g-1", "g-1", **kw)
-    assert deploy_function("g", "repo:g-1", "g-1", **kw) == v1  # same grader: no new version
-    v2 = deploy_function("g", "repo:g-2", "g-2", **{**kw, "timeout_s": 180})
+          "region": REGION, "sleep": no_sleep.append, "grader_version": GRADER_VERSION}
+    v1 = deploy_function("g", "repo:d-1", "d-1", **kw)
+    assert deploy_function("g", "repo:d-1", "d-1", **kw) == v1  # same deployment: no new version
+    v2 = deploy_function("g", "repo:d-2", "d-2", **{**kw, "timeout_s": 180})
     assert v1.endswith(":1") and v2.endswith(":2")
-    cfg = client("lambda", REGION).get_function_configuration(FunctionName="g")
-    assert cfg["Timeout"] == 180
+    lam = client("lambda", REGION)
+    assert lam.get_function_configuration(FunctionName="g")["Timeout"] == 180
+    v2_cfg = lam.get_function_configuration(FunctionName="g", Qualifier="2")
+    assert v2_cfg["Environment"]["Variables"] == {"RFTLAB_GRADER_VERSION": "d-2", "RFTLAB_BUNDLE_VERSION": GRADER_VERSION}
+    assert v2_cfg["Description"] == f"d-2 grader {GRADER_VERSION}"
+
+
+@pytest.fixture
+def sources(tmp_path, monkeypatch):
+    """A private copy of the rftlab sources that deployment hashes and packages (tests edit it)."""
+    import shutil
+
+    from rftlab.grader import deployment
+
+    copy = tmp_path / "src-copy" / "rftlab"
+    shutil.copytree(deployment.package_root(), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(deployment, "package_root", lambda: copy)
+    return copy
+
+
+def test_a_scoring_code_change_builds_and_publishes_a_new_version(project, aws, sources, monkeypatch):
+    """The bundle is unchanged; only a copied source file changes: new image tag, new Lambda version."""
+    from rftlab.aws import client
+    from rftlab.jobs.bedrock import grader as g
+
+    pushed: list[list[str]] = []
+    monkeypatch.setattr(g, "build_and_push", pushed.append)
+    b = rft_params().bedrock
+    first = g.deploy_grader("data/grader/grader.json", b, docker=True, sleep=lambda s: None)
+    assert not first.reused and first.lambda_arn.endswith(":1") and first.grader_version == GRADER_VERSION
+    assert first.image_uri.endswith(f"/rftlab-grader:{first.deployment_version}")
+    assert json.loads((project / b.build_context / "manifest.json").read_text())["deployment_version"] == \
+        first.deployment_version
+
+    again = g.deploy_grader("data/grader/grader.json", b, docker=True, sleep=lambda s: None)
+    assert again.reused and again.lambda_arn == first.lambda_arn and len(pushed) == 1  # unchanged: reused
+
+    scoring = sources / "grader" / "scoring.py"
+    scoring.write_text(scoring.read_text(encoding="utf-8") + "\n# a scoring change\n", encoding="utf-8")
+    second = g.deploy_grader("data/grader/grader.json", b, docker=True, sleep=lambda s: None)
+    assert second.grader_version == GRADER_VERSION and second.deployment_version != first.deployment_version
+    assert not second.reused and second.lambda_arn.endswith(":2") and len(pushed) == 2
+    assert any(f"rftlab-grader:{second.deployment_version} " in cmd for cmd in pushed[-1])
+    assert "# a scoring change" in (project / b.build_context / "rftlab/grader/scoring.py").read_text()
+    cfg = client("lambda", REGION).get_function_configuration(FunctionName=b.lambda_function, Qualifier="2")
+    assert cfg["Environment"]["Variables"]["RFTLAB_GRADER_VERSION"] == second.deployment_version
+    assert cfg["Description"].split()[0] == second.deployment_version
+    assert g.published_version(b.lambda_function, first.deployment_version, REGION) == first.lambda_arn
 
 
 def test_lambda_timeout_below_60_is_a_config_error(tmp_path):
@@ -89,10 +135,11 @@ def _real_bundle(tmp_path):
     return tmp_path / "grader.json", bundle["version"]
 
 
-def test_build_context_is_packaged_for_the_grader_version(project, aws, monkeypatch):
+def test_build_context_is_packaged_for_the_deployment_version(project, aws, monkeypatch):
     import sys
 
     from rftlab.errors import ConfigError
+    from rftlab.grader.deployment import deployment_version
     from rftlab.jobs.bedrock.grader import image_for
 
     import rftlab.grader as grader_pkg
@@ -102,10 +149,12 @@ def test_build_context_is_packaged_for_the_grader_version(project, aws, monkeypa
         monkeypatch.delitem(sys.modules, f"rftlab.grader.{name}", raising=False)
         monkeypatch.delattr(grader_pkg, name, raising=False)
     path, version = _real_bundle(project)
+    deployment = deployment_version(path)
     lines: list[str] = []
     with pytest.raises(ConfigError):
-        image_for(version, repository="rftlab-grader", context="build/ctx", region=REGION, echo=lines.append,
+        image_for(deployment, repository="rftlab-grader", context="build/ctx", region=REGION, echo=lines.append,
                   docker=False, grader_path=path)
     manifest = json.loads((project / "build/ctx/manifest.json").read_text())
-    assert manifest["grader_version"] == version and (project / "build/ctx/Dockerfile").exists()
-    assert any(f"rftlab-grader:{version} build/ctx" in s for s in lines)
+    assert manifest["grader_version"] == version and manifest["deployment_version"] == deployment
+    assert (project / "build/ctx/Dockerfile").exists()
+    assert any(f"rftlab-grader:{deployment} build/ctx" in s for s in lines)

@@ -173,18 +173,38 @@ def default_grader_path() -> Path:
 
 
 def _setup_logging() -> None:
+    """One line per event on stdout (CloudWatch Logs in Lambda), following sys.stdout if it was replaced."""
+    ours = [h for h in log.handlers if h.get_name() == "rftlab-grader-stdout"]
     if not log.handlers:
         h = logging.StreamHandler(sys.stdout)
+        h.set_name("rftlab-grader-stdout")
         h.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(h)
         log.setLevel(logging.INFO)
         log.propagate = False
+    for h in ours:
+        if isinstance(h, logging.StreamHandler) and h.stream is not sys.stdout:
+            h.stream = sys.stdout  # not setStream: it flushes the old stream, which may be closed
 
 
 def lambda_handler(event: Any, context: Any = None) -> list[dict[str, Any]]:
-    """AWS Lambda entry point: the bundle is loaded once per container (env RFTLAB_GRADER)."""
+    """AWS Lambda entry point: the bundle is loaded once per container (env RFTLAB_GRADER).
+
+    At cold start the image's deployment version (bundle + rftlab sources + pinned requirements
+    + base image) is recomputed and compared with the function's RFTLAB_GRADER_VERSION.
+    """
     global _GRADER
     _setup_logging()
     if _GRADER is None:
-        _GRADER = load_grader(default_grader_path())
+        from rftlab.grader.deployment import verify_image
+
+        path = default_grader_path()
+        # A mismatch raises (logged first as `grader_deployment_mismatch`), so every invocation
+        # fails and the grader is not cached. We do not answer 0 with a named metric instead:
+        # an all-zero reward looks like a normal (if flat) reward curve, and the job would keep
+        # training and billing against a reward that is not the recorded grader version. A
+        # failed invocation shows up in Lambda's error metrics and in the job, and nothing is
+        # learned from the wrong reward.
+        verify_image(path, log)
+        _GRADER = load_grader(path)
     return handle(event, _GRADER)

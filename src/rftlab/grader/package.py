@@ -1,10 +1,13 @@
 """`rftlab grader package`: the Lambda container-image build context for the grader.
 
-Layout of OUT: Dockerfile (AWS's Python 3.11 Lambda base image), requirements.txt (only
-what the handler imports), rftlab/ (package source), grader.json (the bundle) and
-manifest.json (grader version, installed-size estimate measured from this environment's
-site-packages, file list with digests). Building and pushing the image is the Bedrock
-backend's job. A zip package is refused when it would exceed Lambda's 250 MB unzipped limit.
+Layout of OUT: Dockerfile (AWS's Python Lambda base image on Amazon Linux 2023),
+requirements.txt (the handler's dependencies pinned to the versions installed here), rftlab/
+(only the source files the handler imports), grader.json (the bundle) and manifest.json
+(grader version, deployment version, installed-size estimate measured from this
+environment's site-packages, file list with digests). The deployment version in the manifest
+is recomputed from the written context, exactly as the Lambda recomputes it at cold start.
+Building and pushing the image is the Bedrock backend's job. A zip package is refused when it
+would exceed Lambda's 250 MB unzipped limit.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.errors import InputError, RftlabError
+from rftlab.grader import deployment
+from rftlab.grader.deployment import BASE_IMAGE, HANDLER, HANDLER_DISTRIBUTIONS
 
-BASE_IMAGE = "public.ecr.aws/lambda/python:3.11"
-HANDLER = "rftlab.grader.handler.lambda_handler"
-HANDLER_DISTRIBUTIONS = ("fugashi", "unidic-lite")  # numpy, pandas, mlflow stay off the Lambda path
 ZIP_LIMIT_MB = 250.0
 TASK_ROOT = "/var/task"
 
+# fugashi ships manylinux2014 x86_64 wheels for cp312 and cp313; unidic-lite is a pure-Python
+# sdist (setup.py imports setuptools first, so its `distutils` import resolves to setuptools'
+# copy on Python 3.12+, where the stdlib no longer has one).
 DOCKERFILE = f"""# rftlab grader: Bedrock RFT reward function (Lambda container image)
 FROM {BASE_IMAGE}
 COPY requirements.txt {TASK_ROOT}/requirements.txt
@@ -64,10 +69,15 @@ def size_estimate(package_dir: Path, bundle_path: Path) -> dict[str, Any]:
             "total_mb": round(total / 1e6, 1)}
 
 
-def _copy_package(dst: Path) -> Path:
-    src = Path(__file__).resolve().parents[1]  # .../rftlab
-    shutil.copytree(src, dst / "rftlab", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return dst / "rftlab"
+def _copy_sources(dst: Path) -> list[str]:
+    """Copy the handler's import closure (not the whole package) into dst/rftlab; returns the paths."""
+    src = deployment.package_root()  # looked up at call time: the sources hashed are the sources copied
+    rels = deployment.source_files(src)
+    for rel in rels:
+        target = dst / "rftlab" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / rel, target)
+    return rels
 
 
 def _sha256(path: Path) -> str:
@@ -78,21 +88,21 @@ def package(grader_path: str | os.PathLike, out: str | os.PathLike, *, fmt: str 
     """Write the build context (fmt=image) into `out`; returns the manifest."""
     import tempfile
 
-    from rftlab.grader.bundle import load_grader, make_bundle
+    from rftlab.grader.bundle import load_grader
     from rftlab.io import write_json
 
     if fmt not in ("image", "zip"):
         raise InputError(f"--format must be image or zip, not {fmt!r}")
     grader_path = Path(grader_path)
     grader = load_grader(grader_path)
+    bundle = deployment.image_bundle(grader_path)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))  # renamed into place at the end
     try:
-        pkg = _copy_package(staging)
-        bundle = make_bundle(grader.profile, grader.weights, grader.meta)
+        sources = _copy_sources(staging)
         write_json(staging / "grader.json", bundle, indent=None)
-        sizes = size_estimate(pkg, staging / "grader.json")
+        sizes = size_estimate(staging / "rftlab", staging / "grader.json")
         if fmt == "zip":
             if sizes["total_mb"] > ZIP_LIMIT_MB:
                 biggest = max(sizes["dependencies"].items(), key=lambda kv: kv[1]["bytes"])
@@ -101,8 +111,8 @@ def package(grader_path: str | os.PathLike, out: str | os.PathLike, *, fmt: str 
                     f"{ZIP_LIMIT_MB:.0f} MB limit ({biggest[0]} alone is {biggest[1]['bytes'] / 1e6:.0f} MB); "
                     "use the container image instead: rftlab grader package --format image")
             raise RftlabError("zip packaging is not implemented; use --format image")  # pragma: no cover
-        reqs = "".join(f"{n}=={sizes['dependencies'][n]['version']}\n" for n in HANDLER_DISTRIBUTIONS)
-        (staging / "requirements.txt").write_text(reqs, encoding="utf-8")
+        pins = deployment.pinned_requirements()
+        (staging / "requirements.txt").write_text(deployment.requirements_text(pins), encoding="utf-8")
         (staging / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
         for p in staging.rglob("*"):  # the Lambda runtime user is not the builder: world-readable
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
@@ -110,10 +120,13 @@ def package(grader_path: str | os.PathLike, out: str | os.PathLike, *, fmt: str 
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         manifest = {
             "grader_version": grader.version,
+            "deployment_version": deployment.context_deployment_version(staging),
             "format": "image",
             "base_image": BASE_IMAGE,
             "handler": HANDLER,
             "bundle": "grader.json",
+            "requirements": pins,
+            "sources": [f"rftlab/{rel}" for rel in sources],
             "installed_size": sizes,
             "files": [{"path": p.relative_to(staging).as_posix(), "bytes": p.stat().st_size,
                        "sha256": _sha256(p)} for p in files],

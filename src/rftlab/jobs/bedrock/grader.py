@@ -2,8 +2,11 @@
 
 The image carries unidic-lite (too big for a zip package), so: ECR repository, docker
 build/push (or the exact commands when no Docker engine answers), Lambda function with
-PackageType Image, and a published version whose description is the grader version.
-A job uses the *qualified* version ARN, so redeploying never changes a running job's reward.
+PackageType Image, and a published version. Everything is keyed by the *deployment version*
+(rftlab.grader.deployment: bundle + the image's rftlab sources + pinned requirements + base
+image), so a change to the scoring code builds and publishes a new version; the bundle's own
+version stays the grader version recorded in MLflow. A job uses the *qualified* version ARN,
+so redeploying never changes a running job's reward.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rftlab.aws import aws_errors, client
-from rftlab.errors import ConfigError, GateFailed, InputError
+from rftlab.errors import ConfigError, GateFailed, InputError, RftlabError
+from rftlab.grader.deployment import ENV_VERSION, deployment_version
 
 log = logging.getLogger(__name__)
 
@@ -69,44 +74,50 @@ def build_and_push(commands: list[str]) -> None:
             raise InputError(f"`{cmd.split('|')[-1].strip()[:80]}` failed: {tail[0]}")
 
 
-def ensure_context(grader_path: str | Path, context: str | Path, grader_version: str) -> None:
-    """(Re)write the build context with `rftlab grader package` unless it already holds this grader version."""
-    from rftlab.io import read_json
+def ensure_context(grader_path: str | Path, context: str | Path) -> str:
+    """(Re)write the build context unless it already holds this deployment; returns its deployment version."""
+    from rftlab.grader.deployment import context_deployment_version
 
-    manifest = Path(context) / "manifest.json"
-    if manifest.exists() and (Path(context) / "Dockerfile").exists():
-        if read_json(manifest).get("grader_version") == grader_version:
-            return
+    wanted = deployment_version(grader_path)
+    if (Path(context) / "Dockerfile").exists():
+        try:  # recomputed from the files, so a hand-edited context is rewritten too
+            if context_deployment_version(context) == wanted:
+                return wanted
+        except (OSError, ValueError):
+            pass
     from rftlab.grader.package import package
 
-    log.info("packaging grader %s into %s", grader_version, context)
-    package(grader_path, context, fmt="image")
+    log.info("packaging grader deployment %s into %s", wanted, context)
+    written = package(grader_path, context, fmt="image")["deployment_version"]
+    if written != wanted:  # the context must hash to what the Lambda will be told to expect
+        raise RftlabError(f"{context}: packaged deployment {written} differs from {wanted} computed from {grader_path}")
+    return wanted
 
 
 def image_for(
-    grader_version: str, *, repository: str, context: str | Path, region: str, image_uri: str | None = None,
+    tag: str, *, repository: str, context: str | Path, region: str, image_uri: str | None = None,
     echo: Callable[[str], None] = print, docker: bool | None = None, grader_path: str | Path | None = None,
 ) -> str:
-    """The image URI to deploy: a given one, or build+push `<repo>:<grader_version>`."""
+    """The image URI to deploy: a given one, or build+push `<repo>:<tag>` (tag = the deployment version)."""
     if image_uri:
-        if grader_version not in image_uri and not image_uri.split("@")[0].endswith(grader_version):
-            log.warning("image %s is not tagged with grader version %s: make sure it holds that bundle",
-                        image_uri, grader_version)
+        if not image_uri.split("@")[0].endswith(f":{tag}"):
+            log.warning("image %s is not tagged %s: the Lambda refuses to score unless it holds that build "
+                        "(its cold-start check compares RFTLAB_GRADER_VERSION with the image)", image_uri, tag)
         return image_uri
     if grader_path is not None:
-        ensure_context(grader_path, context, grader_version)
+        ensure_context(grader_path, context)
     repo_uri = ensure_repository(repository, region)
-    commands = push_commands(repo_uri, grader_version, context, region)
+    commands = push_commands(repo_uri, tag, context, region)
     if not (Path(context) / "Dockerfile").exists():
         raise InputError(f"{context}/Dockerfile not found: build the grader's image context first "
                          "(rftlab grader package) or set rft.bedrock.build_context")
     if docker if docker is not None else docker_available():
         build_and_push(commands)
-        return f"{repo_uri}:{grader_version}"
+        return f"{repo_uri}:{tag}"
     echo("No Docker engine answered `docker info`. Build and push the grader image with:")
     for cmd in commands:
         echo(f"  {cmd}")
-    echo(f"then rerun with --image-uri {repo_uri}:{grader_version} (or set rft.bedrock.image_uri).")
+    echo(f"then rerun with --image-uri {repo_uri}:{tag} (or set rft.bedrock.image_uri).")
     raise ConfigError("no Docker engine and no image URI (rft.bedrock.image_uri): see the commands above")
 
 
@@ -122,8 +133,13 @@ def _wait_ready(lam: Any, name: str, sleep: Callable[[float], None], tries: int 
     raise InputError(f"Lambda {name} did not become ready")
 
 
-def published_version(function: str, grader_version: str, region: str) -> str | None:
-    """The qualified ARN of an already published version for this grader version, if any."""
+def _description(deployment: str, grader_version: str | None) -> str:
+    """A published version's description: the deployment version first (what lookups match on)."""
+    return f"{deployment} grader {grader_version}" if grader_version else deployment
+
+
+def published_version(function: str, deployment: str, region: str) -> str | None:
+    """The qualified ARN of an already published version of this deployment version, if any."""
     from botocore.exceptions import ClientError
 
     lam = client("lambda", region)
@@ -135,25 +151,31 @@ def published_version(function: str, grader_version: str, region: str) -> str | 
                 return None
             raise
     hits = [v for p in pages for v in p.get("Versions", [])
-            if v.get("Version") != "$LATEST" and v.get("Description") == grader_version]
+            if v.get("Version") != "$LATEST" and (v.get("Description") or "").split(" ")[0] == deployment]
     return hits[-1]["FunctionArn"] if hits else None
 
 
 def deploy_function(
-    function: str, image_uri: str, grader_version: str, *, role_arn: str | None, timeout_s: int, memory_mb: int,
-    region: str, sleep: Callable[[float], None] = time.sleep,
+    function: str, image_uri: str, deployment: str, *, role_arn: str | None, timeout_s: int, memory_mb: int,
+    region: str, grader_version: str | None = None, sleep: Callable[[float], None] = time.sleep,
 ) -> str:
-    """Create or update the grader Lambda from `image_uri`, publish, return the qualified version ARN."""
+    """Create or update the grader Lambda from `image_uri`, publish, return the qualified version ARN.
+
+    The function's RFTLAB_GRADER_VERSION is the deployment version: the handler checks it against
+    the image at cold start, and because it changes with every build, PublishVersion always has a
+    changed configuration to publish (Lambda publishes nothing new for an unchanged function).
+    """
     from botocore.exceptions import ClientError
 
     if timeout_s < 60:
         raise ConfigError(f"rft.bedrock.lambda_timeout_s: {timeout_s} s is too short for a grader batch (>= 60)")
-    existing = published_version(function, grader_version, region)
+    existing = published_version(function, deployment, region)
     if existing:
-        log.info("grader %s already published as %s", grader_version, existing)
+        log.info("grader deployment %s already published as %s", deployment, existing)
         return existing
     lam = client("lambda", region)
-    env = {"Variables": {"RFTLAB_GRADER_VERSION": grader_version}}
+    variables = {ENV_VERSION: deployment, **({"RFTLAB_BUNDLE_VERSION": grader_version} if grader_version else {})}
+    env = {"Variables": variables}
     with aws_errors(f"deploying grader Lambda {function}"):
         try:
             lam.get_function(FunctionName=function)
@@ -176,9 +198,47 @@ def deploy_function(
                 Description="rftlab style grader (Bedrock RFT reward function)", Tags={"rftlab": "grader"},
             )
         _wait_ready(lam, function, sleep)
-        arn = lam.publish_version(FunctionName=function, Description=grader_version)["FunctionArn"]
-    log.info("published grader %s as %s", grader_version, arn)
+        published = lam.publish_version(FunctionName=function, Description=_description(deployment, grader_version))
+    arn = published["FunctionArn"]
+    log.info("published grader deployment %s as %s", deployment, arn)
     return arn
+
+
+@dataclass(frozen=True)
+class GraderDeployment:
+    """What a job is pinned to: the qualified Lambda version and both versions to record."""
+
+    lambda_arn: str
+    grader_version: str  # the bundle's content hash (profile + weights): rftlab.grader_version in MLflow
+    deployment_version: str  # bundle + image sources + pinned requirements + base image
+    image_uri: str | None  # None when an already published version was reused
+    reused: bool
+
+
+def deploy_grader(
+    grader_path: str | Path, bedrock: Any, *, image_uri: str | None = None, echo: Callable[[str], None] = print,
+    docker: bool | None = None, sleep: Callable[[float], None] = time.sleep,
+) -> GraderDeployment:
+    """Reuse the published version of this deployment, or package, build/push and publish a new one.
+
+    `bedrock` is params.rft.bedrock (lambda_function, region, ecr_repository, build_context,
+    image_uri, lambda_role_arn, lambda_timeout_s, lambda_memory_mb).
+    """
+    from rftlab.grader.bundle import load_grader
+
+    b = bedrock
+    grader = load_grader(grader_path).version
+    deployment = deployment_version(grader_path)
+    arn = published_version(b.lambda_function, deployment, b.region)
+    if arn:
+        log.info("grader deployment %s already published as %s", deployment, arn)
+        return GraderDeployment(arn, grader, deployment, None, True)
+    image = image_for(deployment, repository=b.ecr_repository, context=b.build_context, region=b.region,
+                      image_uri=image_uri or b.image_uri, echo=echo, docker=docker, grader_path=grader_path)
+    arn = deploy_function(b.lambda_function, image, deployment, role_arn=b.lambda_role_arn,
+                          timeout_s=b.lambda_timeout_s, memory_mb=b.lambda_memory_mb, region=b.region,
+                          grader_version=grader, sleep=sleep)
+    return GraderDeployment(arn, grader, deployment, image, False)
 
 
 def smoke_test(grader_path: str | Path, prompts_path: str | Path, n: int = 4) -> dict[str, Any]:

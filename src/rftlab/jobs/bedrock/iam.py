@@ -42,8 +42,39 @@ def trust_policy(account: str = "*", region: str = "*") -> dict[str, Any]:
     return {"Version": VERSION, "Statement": [stmt]}
 
 
+def _function_arns(function_arn: str) -> list[str]:
+    """InvokeFunction resources: a version ARN as given, else the function ARN and `<arn>:*`.
+
+    A job calls the *qualified* version ARN (`function:NAME:3`). IAM matches Resource strings
+    literally, and Lambda's ARN forms are function `...:function:NAME`, version
+    `...:function:NAME:1`, alias `...:function:NAME:TEST`, so the unqualified ARN alone does
+    not match a version; `NAME:*` matches every version and alias (Lambda developer guide,
+    "Fine-tuning the Resources and Conditions sections of policies":
+    https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html). A role made
+    for one published version may name just that version.
+    """
+    parts = function_arn.split(":")
+    if len(parts) > 7 and parts[5] == "function":
+        return [function_arn]
+    return [function_arn, f"{function_arn}:*"]
+
+
 def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: str | None = None) -> dict[str, Any]:
-    """What Bedrock needs during the job: read prompts, write outputs, call the grader."""
+    """What Bedrock needs during the job: read prompts, read and write outputs, call the grader.
+
+    Compared with AWS's examples: the Bedrock user guide's customization role ("Create a service
+    role for model customization", https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-iam-role.html,
+    and its code samples page, model-customization-code-samples.html) grants GetObject + ListBucket
+    on the training data and GetObject + PutObject + ListBucket on the output location, and says to
+    restrict ListBucket to a folder with an `s3:prefix` condition; the RFT page
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/rft-access-security.html) adds
+    lambda:InvokeFunction on the reward function. AWS's RFT sample role
+    (aws-samples/amazon-bedrock-samples, custom-models/bedrock-reinforcement-fine-tuning/helpers/iam_roles.py)
+    grants GetObject + ListBucket on the whole bucket, PutObject on the output prefix and
+    InvokeFunction on the unqualified function ARN. Here: the same actions, scoped to rftlab's
+    two prefixes, with GetObject and ListBucket on the output prefix too, and InvokeFunction on
+    the function's versions because the job uses the qualified version ARN (see _function_arns).
+    """
     data, out = _p(prefix, "data"), _p(prefix, "output")
     stmts: list[dict[str, Any]] = [
         {"Sid": "ReadPrompts", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [_arn_s3(bucket, f"{data}/*")]},
@@ -52,10 +83,12 @@ def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: 
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [_arn_s3(bucket)],
-            "Condition": {"StringLike": {"s3:prefix": [f"{data}/*", f"{out}/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": [data, f"{data}/*", out, f"{out}/*"]}},
         },
+        {"Sid": "ReadOutputs", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [_arn_s3(bucket, f"{out}/*")]},
         {"Sid": "WriteOutputs", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [_arn_s3(bucket, f"{out}/*")]},
-        {"Sid": "InvokeGrader", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [lambda_arn]},
+        {"Sid": "InvokeGrader", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+         "Resource": _function_arns(lambda_arn)},
     ]
     if kms_key_arn:
         stmts.append({"Sid": "UseDataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
@@ -67,7 +100,14 @@ def caller_policy(
     role_arn: str, bucket: str, prefix: str, function_arn: str, ecr_repository_arn: str, region: str = "*",
     account: str = "*", lambda_role_arn: str | None = None,
 ) -> dict[str, Any]:
-    """What the person (or CI) running rftlab needs: launch/follow/stop/deploy, pass the role, stage data."""
+    """What the person (or CI) running rftlab needs: launch/follow/stop/deploy, pass the role, stage data.
+
+    Each action is an API operation rftlab calls (tests/test_bedrock_iam.py records the calls
+    against moto and fails when one is not granted here). Lambda actions are named after their
+    operations and scoped to the function (Lambda developer guide, lambda-api-permissions-ref,
+    URL above); S3 HeadObject needs s3:GetObject and HeadBucket / ListObjectsV2 need s3:ListBucket
+    (Amazon S3 API reference: API_HeadObject.html, API_HeadBucket.html, API_ListObjectsV2.html).
+    """
     bedrock = lambda kind: f"arn:aws:bedrock:{region}:{account}:{kind}"  # noqa: E731
     stmts: list[dict[str, Any]] = [
         {
@@ -120,8 +160,9 @@ def caller_policy(
             "Sid": "DeployGrader",
             "Effect": "Allow",
             "Action": [
-                "lambda:GetFunction", "lambda:CreateFunction", "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion", "lambda:ListVersionsByFunction",
+                "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:CreateFunction",
+                "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion",
+                "lambda:ListVersionsByFunction",
             ],
             "Resource": [function_arn, f"{function_arn}:*"],
         },
@@ -154,7 +195,7 @@ def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
     kms = b.kms_key_id if (b.kms_key_id or "").startswith("arn:") else None
     return {
         "bedrock-service-role-trust.json": trust_policy(account, region),
-        "bedrock-service-role-policy.json": service_role_policy(bucket, b.prefix, f"{fn}:*", kms),
+        "bedrock-service-role-policy.json": service_role_policy(bucket, b.prefix, fn, kms),
         "caller-policy.json": caller_policy(role, bucket, b.prefix, fn, repo, region, account, b.lambda_role_arn),
         "grader-lambda-trust.json": {"Version": VERSION, "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
