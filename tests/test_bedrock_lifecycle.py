@@ -51,7 +51,11 @@ def test_full_lifecycle(project, bedrock, no_sleep, monkeypatch):
     fn = client("lambda", REGION).get_function_configuration(FunctionName="rftlab-grader")
     assert fn["PackageType"] == "Image" and fn["Timeout"] == 300 and fn["MemorySize"] == 2048
     versions = client("lambda", REGION).list_versions_by_function(FunctionName="rftlab-grader")["Versions"]
-    assert [v["Description"] for v in versions if v["Version"] != "$LATEST"] == [GRADER_VERSION]
+    # the published version is described by its deployment version (bundle + grader code + pins + base image)
+    from rftlab.grader.deployment import deployment_version
+
+    assert [v["Description"] for v in versions if v["Version"] != "$LATEST"] == [
+        f"{deployment_version('data/grader/grader.json')} grader {GRADER_VERSION}"]
 
     # 3. the rft stage: create job (pinned to grader version 1) -> InProgress -> Completed
     spec = build_spec(rft_params(), train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",

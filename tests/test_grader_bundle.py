@@ -70,7 +70,7 @@ def test_package_writes_a_complete_container_build_context(profile, tmp_path):
     manifest = package(tmp_path / "g.json", tmp_path / "ctx")
     ctx = tmp_path / "ctx"
     docker = (ctx / "Dockerfile").read_text()
-    assert docker.splitlines()[1] == "FROM public.ecr.aws/lambda/python:3.11"
+    assert docker.splitlines()[1] == "FROM public.ecr.aws/lambda/python:3.13"
     assert 'CMD ["rftlab.grader.handler.lambda_handler"]' in docker
     reqs = (ctx / "requirements.txt").read_text().split()
     assert [r.split("==")[0] for r in reqs] == ["fugashi", "unidic-lite"]

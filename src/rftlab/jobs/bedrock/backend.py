@@ -93,7 +93,8 @@ class BedrockBackend:
         state = JobState(
             job_id=arn, spec_hash=spec_hash, backend=self.name, status="InProgress",
             details={"job_name": launch.job_name, "model_name": launch.model_name, "client_request_token": launch.token,
-                     "grader_version": launch.grader_version, "lambda_arn": launch.lambda_arn,
+                     "grader_version": launch.grader_version, "grader_deployment": launch.grader_deployment,
+                     "lambda_arn": launch.lambda_arn,
                      "train_uri": launch.train_uri, "val_uri": launch.val_uri, "output_uri": launch.output_uri,
                      "prompts_digest": launch.prompts_digest, "estimate": launch.estimate, "smoke_test": launch.smoke,
                      "region": self.b.region, "attempt": self.attempt, "seed": spec.seed,

@@ -215,26 +215,20 @@ def grader_deploy(
 ) -> None:
     """Smoke-test the grader locally, then ship it: ECR image, Lambda (PackageType Image), published version.
 
-    Prints the qualified version ARN that jobs are pinned to (its description is the grader version).
+    Prints the qualified version ARN that jobs are pinned to. The version's description starts with
+    the deployment version (bundle + grader code + pinned dependencies + base image), so a change to
+    any of them publishes a new version.
     """
     from rftlab.config import load_params
     from rftlab.jobs.bedrock import grader as g
-    from rftlab.jobs.bedrock.launch import grader_version
 
     b = load_params().rft.bedrock
     smoke = g.smoke_test(grader, prompts)
     typer.echo(f"smoke test passed: {smoke['samples']} samples, reference {smoke['reference_mean']:.3f} "
                f"vs empty {smoke['empty_mean']:.3f}", err=True)
-    version = grader_version(str(grader))
-    arn = g.published_version(b.lambda_function, version, b.region)
-    if arn is None:
-        image = g.image_for(version, repository=b.ecr_repository, context=b.build_context, region=b.region,
-                            image_uri=image_uri or b.image_uri, echo=lambda m: typer.echo(m, err=True),
-                            grader_path=grader)
-        arn = g.deploy_function(b.lambda_function, image, version, role_arn=b.lambda_role_arn,
-                                timeout_s=b.lambda_timeout_s, memory_mb=b.lambda_memory_mb, region=b.region,
-                                sleep=lambda s: SLEEP(s))
-    typer.echo(arn)
+    dep = g.deploy_grader(grader, b, image_uri=image_uri, echo=lambda m: typer.echo(m, err=True),
+                          sleep=lambda s: SLEEP(s))
+    typer.echo(dep.lambda_arn)
 
 
 def register(groups: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 TAG_GRADER = "rftlab.grader_version"
 TAG_PROMPTS = "rftlab.prompts_digest"
 TAG_SPEC = "rftlab.spec_hash"
+TAG_DEPLOYMENT = "rftlab.grader_deployment"
 MIN_RECORDS, MAX_RECORDS = 100, 20_000  # Bedrock RFT training-data limits (docs/contracts.md#prompt-records)
 
 
@@ -47,6 +48,7 @@ class Launch:
     val_uri: str | None
     output_uri: str
     prompts_digest: str
+    grader_deployment: str | None = None  # deployment version: bundle + grader code + pins + base image
     estimate: dict[str, Any] = field(default_factory=dict)
     smoke: dict[str, Any] = field(default_factory=dict)
 
@@ -146,20 +148,15 @@ def prepare(
     iam.check_service_role(b.role_arn, b.region)
     uploads = data.upload_prompts(spec.train_path, spec.val_path, bucket=b.bucket, prefix=b.prefix,
                                   region=b.region, kms_key_id=b.kms_key_id)
-    version = grader_version(spec.grader_path)
-    lambda_arn = spec.options.get("grader_lambda_arn") or bedrock_grader.published_version(
-        b.lambda_function, version, b.region)
-    if not lambda_arn:
-        image = bedrock_grader.image_for(version, repository=b.ecr_repository, context=b.build_context,
-                                         region=b.region, image_uri=image_uri or b.image_uri, echo=echo,
-                                         grader_path=spec.grader_path)
-        kw = {"sleep": sleep} if sleep else {}
-        lambda_arn = bedrock_grader.deploy_function(
-            b.lambda_function, image, version, role_arn=b.lambda_role_arn, timeout_s=b.lambda_timeout_s,
-            memory_mb=b.lambda_memory_mb, region=b.region, **kw)
+    version, deployment = grader_version(spec.grader_path), None
+    lambda_arn = spec.options.get("grader_lambda_arn")
+    if not lambda_arn:  # the published Lambda version of this bundle + grader code + pins, built if missing
+        dep = bedrock_grader.deploy_grader(spec.grader_path, b, image_uri=image_uri, echo=echo,
+                                           **({"sleep": sleep} if sleep else {}))
+        lambda_arn, deployment = dep.lambda_arn, dep.deployment_version
     return Launch(
         spec_hash=draft.spec_hash, job_name=draft.job_name, model_name=draft.model_name, token=draft.token,
-        grader_version=version, lambda_arn=lambda_arn, train_uri=uploads["train"].uri,
+        grader_version=version, grader_deployment=deployment, lambda_arn=lambda_arn, train_uri=uploads["train"].uri,
         val_uri=uploads["val"].uri if "val" in uploads else None, output_uri=draft.output_uri,
         prompts_digest=draft.prompts_digest, estimate=est.as_dict(), smoke=smoke,
     )
@@ -180,8 +177,8 @@ def request(launch: Launch, spec: JobSpec, rft: Any) -> dict[str, Any]:
     """The CreateModelCustomizationJob parameters (validated by botocore when sent)."""
     b = rft.bedrock
     tags = [{"key": k, "value": _tag_value(v)} for k, v in (
-        (TAG_GRADER, launch.grader_version), (TAG_PROMPTS, launch.prompts_digest[:256]),
-        (TAG_SPEC, launch.spec_hash), ("rftlab.kind", "rft-job"))]
+        (TAG_GRADER, launch.grader_version), (TAG_DEPLOYMENT, launch.grader_deployment),
+        (TAG_PROMPTS, launch.prompts_digest[:256]), (TAG_SPEC, launch.spec_hash), ("rftlab.kind", "rft-job")) if v]
     req: dict[str, Any] = {
         "jobName": launch.job_name,
         "customModelName": launch.model_name,

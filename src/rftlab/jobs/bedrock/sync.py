@@ -27,7 +27,8 @@ def _params(state: JobState) -> dict[str, Any]:
     digests = (d.get("prompts_digest") or "").split("+")
     out.update({"backend": "bedrock", "base_model": d.get("base_model") or d.get("base_model_arn"),
                 "job_name": d.get("job_name"), "grader_lambda_arn": d.get("lambda_arn"), "region": d.get("region"),
-                "grader_version": d.get("grader_version"), "spec_hash": d.get("request") and state.spec_hash,
+                "grader_version": d.get("grader_version"), "grader_deployment": d.get("grader_deployment"),
+                "spec_hash": d.get("request") and state.spec_hash,
                 "seed": d.get("seed"), "prompts.train_md5": digests[0] or None,
                 "prompts.val_md5": digests[1] if len(digests) > 1 else None})
     return {k: v for k, v in out.items() if v is not None}
