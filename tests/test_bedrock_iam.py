@@ -195,3 +195,20 @@ def test_service_role_matches_aws_examples_and_invokes_the_qualified_version(pro
         assert allowed(role, "s3:ListBucket", bucket, {"s3:prefix": prefix})
     assert not allowed(role, "s3:GetObject", f"{bucket}/elsewhere/secret.txt")
     assert not allowed(role, "s3:ListBucket", bucket, {"s3:prefix": "elsewhere/"})
+
+
+def test_caller_may_use_the_configured_kms_key(tmp_path, monkeypatch):
+    """kms_key_id encrypts the uploads (SSE-KMS) and the custom model: the caller policy grants the key."""
+    import yaml
+
+    from rftlab.config import parse_params
+    from rftlab.jobs.bedrock.iam import documents
+
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    params = parse_params(yaml.safe_load(f"rft:\n  bedrock:\n    bucket: b\n    kms_key_id: {key}\n"))
+    stmts = documents(params, account="123456789012")["caller-policy.json"]["Statement"]
+    kms = [s for s in stmts if any(a.startswith("kms:") for a in s["Action"])]
+    assert kms and kms[0]["Resource"] == [key]
+    assert {"kms:GenerateDataKey", "kms:Decrypt"} <= set(kms[0]["Action"])
+    without = documents(parse_params({}), account="123456789012")["caller-policy.json"]["Statement"]
+    assert not any(a.startswith("kms:") for s in without for a in s["Action"])

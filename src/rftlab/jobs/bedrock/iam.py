@@ -98,7 +98,7 @@ def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: 
 
 def caller_policy(
     role_arn: str, bucket: str, prefix: str, function_arn: str, ecr_repository_arn: str, region: str = "*",
-    account: str = "*", lambda_role_arn: str | None = None,
+    account: str = "*", lambda_role_arn: str | None = None, kms_key_arn: str | None = None,
 ) -> dict[str, Any]:
     """What the person (or CI) running rftlab needs: launch/follow/stop/deploy, pass the role, stage data.
 
@@ -172,6 +172,14 @@ def caller_policy(
             "ecr:GetDownloadUrlForLayer"], "Resource": [ecr_repository_arn]},
         {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
     ]
+    if kms_key_arn:
+        # SSE-KMS uploads need kms:GenerateDataKey, reading them back kms:Decrypt (Amazon S3 user guide,
+        # "Using server-side encryption with AWS KMS keys (SSE-KMS)"); a custom model encrypted with the key
+        # (customModelKmsKeyId) needs the caller to describe the key and let Bedrock create a grant on it
+        # (Bedrock user guide, "Encryption of custom models": encryption-custom-job.html).
+        stmts.append({"Sid": "UseEncryptionKey", "Effect": "Allow",
+                      "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"],
+                      "Resource": [kms_key_arn]})
     return {"Version": VERSION, "Statement": stmts}
 
 
@@ -196,7 +204,7 @@ def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
     return {
         "bedrock-service-role-trust.json": trust_policy(account, region),
         "bedrock-service-role-policy.json": service_role_policy(bucket, b.prefix, fn, kms),
-        "caller-policy.json": caller_policy(role, bucket, b.prefix, fn, repo, region, account, b.lambda_role_arn),
+        "caller-policy.json": caller_policy(role, bucket, b.prefix, fn, repo, region, account, b.lambda_role_arn, kms),
         "grader-lambda-trust.json": {"Version": VERSION, "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
     }
