@@ -43,12 +43,12 @@ def assert_well_formed(resp, n):
     json.dumps(resp)
 
 
-def test_one_reward_entry_per_component_and_guards_as_metrics(grader):
+def test_one_reward_entry_for_the_score_and_every_component_as_a_metric(grader):
     target, _ = heldout()
     [r] = handle([_sample("123", target[0])], grader)
     assert r["id"] == "123" and r["aggregate_reward_score"] > 0.5
     kinds = {m["name"]: m["type"] for m in r["metrics_list"]}
-    assert kinds == {**{f: "Reward" for f in FAMILIES}, **{g: "Metric" for g in GUARDS}}
+    assert kinds == {"style": "Reward", **{f: "Metric" for f in FAMILIES}, **{g: "Metric" for g in GUARDS}}
 
 
 def test_both_assistant_roles_and_last_assistant_turn_is_scored(grader):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -93,6 +93,31 @@ def _emit(text: str, output: Optional[Path]) -> None:
             fh.write(text)
 
 
+def _read_payload(path: Optional[Path]) -> tuple[Any, str]:
+    """(parsed JSON, name) of a grader payload file or stdin; one-line InputError otherwise."""
+    if path is None or str(path) == "-":
+        name = "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)  # bytes, so a bad byte is reported, not raised
+        raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    elif not path.is_file():
+        raise InputError(f"{path}: {'is a directory' if path.is_dir() else 'file not found'}, expected a grader payload JSON file")
+    else:
+        name, raw = str(path), path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    try:
+        return json.loads(text), name
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except ValueError:  # json's int() past Python's digit limit (sys.get_int_max_str_digits)
+        raise InputError(f"{name}: unreadable JSON: a number has more than "
+                         f"{sys.get_int_max_str_digits()} digits") from None
+    except RecursionError:
+        raise InputError(f"{name}: unreadable JSON: nested too deeply") from None
+
+
 def invoke_cmd(
     grader: Path = typer.Option(..., "--grader", "-g", help="Grader bundle (grader.json) or a bare style profile."),
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="Bedrock grader payload JSON (default: stdin)."),
@@ -100,18 +125,31 @@ def invoke_cmd(
 ) -> None:
     """Run the Lambda handler locally: Bedrock grader payload in, grader response out.
 
-    Exactly the code path the deployed Lambda runs (rftlab.grader.handler.handle).
+    Exactly the code path the deployed Lambda runs (rftlab.grader.handler.handle). The payload
+    is a JSON list of samples or {"trajectories": [...]}; anything else, invalid JSON or
+    non-UTF-8 input is a one-line error (exit 2).
     """
     from rftlab.grader.bundle import load_grader
-    from rftlab.grader.handler import handle
+    from rftlab.grader.handler import handle, read_samples
 
     g = load_grader(grader)
-    raw = _stdin_or(input).read()
+    payload, name = _read_payload(input)
+    if read_samples(payload) is None:
+        raise InputError(f"{name}: not a grader payload: expected a JSON list of samples or "
+                         f"{{\"trajectories\": [...]}}, got {_json_kind(payload)}")
+    resp = handle(payload, g)
+    text = json.dumps(resp, ensure_ascii=False)
     try:
-        payload = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{input or '<stdin>'}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    _emit(json.dumps(handle(payload, g), ensure_ascii=False) + "\n", output)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a valid JSON escape) echoed in an id: keep it escaped
+        text = json.dumps(resp)
+    _emit(text + "\n", output)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object without 'messages', 'id' or a 'trajectories'/'samples' list"
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
 def package_cmd(

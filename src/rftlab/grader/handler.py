@@ -1,14 +1,37 @@
-"""Bedrock RFT grader contract (DESIGN §3): a list of samples in, one result per sample out.
+"""Bedrock RFT grader contract: a batch of samples in, one result per sample out, same order.
 
 The Lambda entry point, `rftlab invoke` and the local trainer all go through `handle`, so
-the three cannot drift. `handle` never raises: a malformed sample scores 0.0 with a
-`malformed` metric naming why. Imports stay light (no mlflow, pandas or torch).
+the three cannot drift. Imports stay light (no mlflow, pandas or torch).
+
+Request, as AWS documents it ("Setting up reward functions for Amazon Nova models",
+https://docs.aws.amazon.com/bedrock/latest/userguide/reward-functions.html, and the
+open-weight page, .../userguide/reward-functions-open-weight.html): a JSON list of samples
+`{"id": "123", "messages": [{"role": "user", "content": ...}, {"role": "assistant",
+"content": ...}], "metadata": {"reference_answer": ...}}`. AWS's sample reward functions
+(aws-samples/amazon-bedrock-samples, custom-models/bedrock-reinforcement-fine-tuning/
+reward-functions/) accept the scored turn as `assistant` or `nova_assistant`
+(finqa_rew_func.py, pandalm_rew_func.py), read `reference_answer` from `metadata` or the
+top level (gsm8k_rew_func.py), and the open-weight sample also takes the list wrapped as
+`{"trajectories": [...]}` (gsm8k_gptoss_rew_func.py).
+
+Response: `[{"id", "aggregate_reward_score", "metrics_list": [{"name", "value", "type"}]}]`
+(same pages). `type` is "Reward" or "Metric" as in the samples (the sample folder's
+README.md and pandalm_rew_func.py tag the [0, 1] judge score "Reward" and an error flag
+"Metric"): here one bounded "Reward" entry, `style` (= aggregate_reward_score), and every
+family component (an unbounded log-likelihood ratio) and guard as "Metric".
+
+Contract (tests/test_grader_contract_*.py): `handle` never raises, answers exactly one
+result per sample in input order, echoes each sample's own id (a sample without a usable
+id gets a synthesized id unique in the batch and equal to no real id), every score is a
+finite float in [0, 1] and the response is plain JSON. A payload holding no samples it can
+read gets `[]`, never a result whose id matches no sample.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -16,11 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.grader.bundle import Grader, load_grader
-from rftlab.grader.scoring import GUARDS
 
 ASSISTANT_ROLES = frozenset({"assistant", "nova_assistant"})
 MAX_TEXT_CHARS = 100_000
-BATCH_KEYS = ("samples", "Samples", "records", "items", "data", "body", "payload", "input", "inputs")
+# a dict (without "messages") wrapping the list: AWS's open-weight sample reads
+# event.get("trajectories", []) (gsm8k_gptoss_rew_func.py); "samples" is rftlab's own
+WRAPPER_KEYS = ("trajectories", "samples")
+STYLE_METRIC = "style"  # the one "Reward" entry: the aggregate score itself, in [0, 1]
+MISSING_ID_PREFIX = "rftlab-no-id-"
 log = logging.getLogger("rftlab.grader")
 
 
@@ -35,6 +61,12 @@ def _content_text(content: Any) -> str | None:
     if isinstance(content, dict) and isinstance(content.get("text"), str):
         return content["text"]
     return None
+
+
+def _role(message: Any) -> str | None:
+    """A message's role when it is a string (a JSON object or array there is no role)."""
+    role = message.get("role") if isinstance(message, dict) else None
+    return role if isinstance(role, str) else None
 
 
 def _reference(sample: dict) -> Any:
@@ -57,12 +89,7 @@ def _parse_sample(sample: Any) -> tuple[str, str | None, str | None]:
     messages = sample.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ValueError("no_messages")
-    last = None
-    for i in range(len(messages) - 1, -1, -1):
-        m = messages[i]
-        if isinstance(m, dict) and m.get("role") in ASSISTANT_ROLES:
-            last = i
-            break
+    last = next((i for i in range(len(messages) - 1, -1, -1) if _role(messages[i]) in ASSISTANT_ROLES), None)
     if last is None:
         raise ValueError("no_assistant_message")
     completion = _content_text(messages[last].get("content"))
@@ -70,28 +97,92 @@ def _parse_sample(sample: Any) -> tuple[str, str | None, str | None]:
         raise ValueError("content_not_text")
     prompt = None
     for m in reversed(messages[:last]):
-        if isinstance(m, dict) and m.get("role") == "user":
+        if _role(m) == "user":
             prompt = _content_text(m.get("content"))
             break
     return completion[:MAX_TEXT_CHARS], (prompt[:MAX_TEXT_CHARS] if prompt else None), _reference(sample)
 
 
-def _sample_id(sample: Any, index: int) -> str:
-    if isinstance(sample, dict):
-        sid = sample.get("id")
-        if isinstance(sid, (str, int, float)) and not isinstance(sid, bool):
+def read_samples(payload: Any) -> list[Any] | None:
+    """The payload's samples, or None when it holds none that can be read.
+
+    A list is the batch. A dict with `messages` is one bare sample (even when it also has
+    other keys); else a dict whose `trajectories` or `samples` is a list is that list; else a
+    dict with an `id` is one (malformed) sample. A str or bytes is decoded as JSON text first
+    (once). Anything else (null, a number, other dicts, invalid JSON or UTF-8) holds none.
+    """
+    if isinstance(payload, (bytes, bytearray)):
+        try:
+            payload = bytes(payload).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except (ValueError, RecursionError):  # bad JSON, or an integer past Python's digit limit
+            return None
+    if isinstance(payload, list):
+        return payload
+    if not isinstance(payload, dict):
+        return None
+    if "messages" in payload:
+        return [payload]
+    for key in WRAPPER_KEYS:
+        if isinstance(payload.get(key), list):
+            return payload[key]
+    return [payload] if "id" in payload else None
+
+
+def _own_id(sample: Any) -> str | None:
+    """The sample's id as a string: a JSON string as is, a number as its decimal text.
+    None (no usable id) for a missing id, null, true/false, NaN/inf, an object or array,
+    or an integer beyond Python's int-to-str digit limit (sys.get_int_max_str_digits)."""
+    sid = sample.get("id") if isinstance(sample, dict) else None
+    if isinstance(sid, str):
+        return sid
+    if isinstance(sid, bool):
+        return None
+    if isinstance(sid, int):
+        try:
             return str(sid)
-    return str(index)
+        except ValueError:
+            return None
+    if isinstance(sid, float) and math.isfinite(sid):
+        return repr(sid)
+    return None
 
 
-def _finite(x: float) -> float:
-    return float(x) if x == x and abs(x) != float("inf") else 0.0
+def _ids(samples: list[Any]) -> list[str]:
+    """Each sample's own id; `rftlab-no-id-<index>` (plus `-<k>` until free) for the rest,
+    so a synthesized id never equals a real id in the batch nor another synthesized one.
+    Real ids are echoed even when the batch repeats them (order still tells them apart)."""
+    own = [_own_id(s) for s in samples]
+    taken = {sid for sid in own if sid is not None}
+    out: list[str] = []
+    for i, sid in enumerate(own):
+        if sid is None:
+            sid, k = f"{MISSING_ID_PREFIX}{i}", 0
+            while sid in taken:
+                k += 1
+                sid = f"{MISSING_ID_PREFIX}{i}-{k}"
+            taken.add(sid)
+        out.append(sid)
+    return out
+
+
+def _finite(x: Any) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return v if math.isfinite(v) else 0.0
 
 
 def _result(sid: str, score: float, comps: dict[str, float]) -> dict[str, Any]:
-    metrics = [{"name": name, "value": round(_finite(v), 6), "type": "Metric" if name in GUARDS else "Reward"}
-               for name, v in comps.items()]
-    return {"id": sid, "aggregate_reward_score": _finite(score), "metrics_list": metrics}
+    score = min(1.0, max(0.0, _finite(score)))
+    metrics = [{"name": STYLE_METRIC, "value": round(score, 6), "type": "Reward"}]
+    metrics += [{"name": str(name), "value": round(_finite(v), 6), "type": "Metric"} for name, v in comps.items()]
+    return {"id": sid, "aggregate_reward_score": score, "metrics_list": metrics}
 
 
 def _malformed(sid: str, reason: str) -> dict[str, Any]:
@@ -100,57 +191,38 @@ def _malformed(sid: str, reason: str) -> dict[str, Any]:
             "metrics_list": [{"name": f"malformed_{reason}", "value": 1.0, "type": "Metric"}]}
 
 
-def _samples(payload: Any) -> list[Any]:
-    """The list of samples; a dict wrapping the list (or one bare sample) is accepted too."""
-    if isinstance(payload, (str, bytes)):
-        try:
-            payload = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return [payload]
-    if isinstance(payload, list):
-        return payload
-    if isinstance(payload, dict):
-        for key in BATCH_KEYS:
-            if key in payload:
-                inner = payload[key]
-                if isinstance(inner, str):
-                    try:
-                        inner = json.loads(inner)
-                    except ValueError:
-                        pass
-                return inner if isinstance(inner, list) else [inner]
-        return [payload]
-    return [payload]
+def _score_one(sample: Any, sid: str, grader: Grader) -> tuple[dict[str, Any], bool]:
+    """(result, ok): a malformed sample or a grader error scores 0.0 instead of raising."""
+    try:
+        completion, prompt, reference = _parse_sample(sample)
+    except ValueError as exc:
+        return _malformed(sid, str(exc)), False
+    try:
+        score, comps = grader.score(completion, prompt=prompt, reference=reference)
+        return _result(sid, score, comps), True
+    except Exception:  # noqa: BLE001 - one sample must never fail the batch
+        log.exception("grader error on sample %r", sid[:100])
+        return _malformed(sid, "internal_error"), False
 
 
 def handle(payload: Any, grader: Grader) -> list[dict[str, Any]]:
     """Score every sample; same ids and order; never raises. Logs one JSON line per batch."""
     t0 = time.perf_counter()
-    out: list[dict[str, Any]] = []
-    errors = 0
     try:
-        samples = _samples(payload)
-    except Exception:  # noqa: BLE001 - the batch must never fail
-        samples, errors = [], 1
-        out.append(_malformed("0", "unreadable_payload"))
-    for i, sample in enumerate(samples):
-        sid = _sample_id(sample, i)
-        try:
-            completion, prompt, reference = _parse_sample(sample)
-        except ValueError as exc:
-            errors += 1
-            out.append(_malformed(sid, str(exc)))
-            continue
-        try:
-            score, comps = grader.score(completion, prompt=prompt, reference=reference)
-            out.append(_result(sid, score, comps))
-        except Exception:  # noqa: BLE001
-            errors += 1
-            log.exception("grader error on sample %s", sid)
-            out.append(_malformed(sid, "internal_error"))
+        samples = read_samples(payload)
+    except Exception:  # noqa: BLE001 - e.g. RecursionError on absurdly nested input
+        samples = None
+    unreadable = samples is None
+    samples = samples or []
+    out: list[dict[str, Any]] = []
+    errors = int(unreadable)
+    for sample, sid in zip(samples, _ids(samples), strict=True):
+        result, ok = _score_one(sample, sid, grader)
+        out.append(result)
+        errors += not ok
     log.info(json.dumps({"event": "grader_batch", "count": len(samples), "errors": errors,
-                            "ms": round((time.perf_counter() - t0) * 1000, 2),
-                            "grader_version": getattr(grader, "version", None)}))
+                         "unreadable_payload": unreadable, "ms": round((time.perf_counter() - t0) * 1000, 2),
+                         "grader_version": getattr(grader, "version", None)}))
     return out
 
 

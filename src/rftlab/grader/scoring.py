@@ -142,13 +142,22 @@ def _family_components(features: Mapping[str, Any], model: _Model) -> dict[str, 
 
 
 def _copy_overlap(text: str, prompt: str) -> float:
+    """Share of the reply's distinct character 5-grams that also occur in the prompt.
+
+    A 5-character string occurs in the prompt exactly when it is one of the prompt's own
+    5-grams, so intersecting the two shingle sets gives the same value as searching the
+    prompt for each 5-gram, in time linear in both lengths (hashing) instead of
+    len(reply) x len(prompt): a 100,000-character prompt no longer costs ~1 s per sample.
+    """
     text, prompt = text.strip(), prompt.strip()
     if not text or not prompt:
         return 0.0
     if len(text) < 5:
         return 1.0 if text == prompt else 0.0
     grams = {text[i : i + 5] for i in range(len(text) - 4)}
-    return sum(1 for g in grams if g in prompt) / len(grams)
+    # intersection() consumes the prompt's 5-grams lazily: memory stays O(len(reply))
+    shared = grams.intersection(prompt[i : i + 5] for i in range(len(prompt) - 4))
+    return len(shared) / len(grams)
 
 
 _MARKUP = re.compile(r"<\|[^|>]{0,20}\|>|\ufffd|[\x00-\x08\x0b-\x1f\x7f]")
