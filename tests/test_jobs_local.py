@@ -4,58 +4,20 @@ reruns (also after an interruption) reuse the job and its run, and nothing stays
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 import yaml
 
 from rftlab import tracking
 from rftlab.config import parse_params
+from local_support import build_project
 
 pytestmark = pytest.mark.slow
-
-ENDINGS = {"T": ["でござる。", "でござるな。", "ではござらぬ。"], "A": ["です。", "ですね。"], "B": ["だよ。", "かな。"]}
-WORDS = ["デプロイ", "テスト", "レビュー", "障害", "ログ", "設計", "予算"]
-
-
-def messages(n: int = 160) -> list[dict]:
-    r = random.Random(0)
-    rows = []
-    for i in range(n):
-        u = "T" if i % 3 == 0 else r.choice("AB")
-        text = "".join(f"{r.choice(WORDS)}の確認{r.choice(ENDINGS[u])}" for _ in range(r.randint(1, 2)))
-        rows.append({"id": f"m{i}", "user": u, "text": text, "ts": str(1000 + i), "channel": "c"})
-    return rows
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A project folder: params, tiny base model, prompts, grader bundle."""
-    from rftlab.grader.bundle import make_bundle, write_bundle
-    from rftlab.io import write_jsonl
-    from rftlab.jobs.local.base_model import build_model, lm_train
-    from rftlab.jobs.local.chat import train_tokenizer, training_texts
-    from rftlab.style.profile import build_profile
-
-    d = tmp_path_factory.mktemp("proj")
-    rows = messages()
-    texts = training_texts(rows)
-    tok = train_tokenizer(texts, 300)
-    model = build_model(tok, d_model=32, n_layer=1, n_head=2, context=64, seed=0)
-    lm_train(model, tok, texts, context=64, epochs=1, lr=3e-3, batch_size=32, seed=0)
-    model.save_pretrained(d / "base")
-    tok.save_pretrained(d / "base")
-    write_bundle(d / "grader.json", make_bundle(build_profile(rows, "T", min_count=1)))
-    prompts = [{"messages": [{"role": "user", "content": r["text"]}], "reference_answer": rows[i + 1]["text"],
-                "id": r["id"]} for i, r in enumerate(rows[:-1]) if r["user"] != "T"]
-    write_jsonl(d / "train.jsonl", prompts[:40])
-    write_jsonl(d / "val.jsonl", prompts[40:44])
-    params = {"rft": {"base_model": str(d / "base"), "seed": 0,
-                      "local": {"max_steps": 4, "val_prompts": 4, "hourly_usd": 1.0,
-                                "hyperparameters": {"batchSize": 4, "trainingSamplePerPrompt": 4, "learningRate": 1e-3,
-                                                    "inferenceMaxTokens": 8, "evalInterval": 2}}}}
-    (d / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    return d
+    return build_project(tmp_path_factory.mktemp("proj"))
 
 
 def run(d, seed=0, **kw):

@@ -27,7 +27,8 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(job_app, name="job")
 
 GROUPS = {"app": app, "grader": grader_app, "prompts": prompts_app, "job": job_app}
-CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "jobs", "evaluate")
+CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "jobs", "evaluate", "search")
+CONCERNS += ("rehearsal",)  # `rftlab rehearse`: the Bedrock path against local stand-ins
 
 
 class _StderrHandler(logging.StreamHandler):

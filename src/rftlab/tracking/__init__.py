@@ -9,7 +9,7 @@ lazily, so commands that never track stay fast.
 """
 
 from rftlab.tracking.queries import (
-    download_artifact, get_run, log_child_run, metric_history, resume_run, runs_of_kind, set_run_status,
+    download_artifact, get_run, log_child_run, metric_history, resume_run, runs_of_kind, set_run_status, tag_run,
 )
 from rftlab.tracking.registry import (
     find_model_versions, load_pyfunc, log_pyfunc_model, model_version_by_alias, set_model_alias,
@@ -27,5 +27,5 @@ __all__ = [
     "log_artifact", "log_child_run", "log_dict", "log_figure", "log_input_file", "log_metrics", "log_params",
     "log_pyfunc_model", "log_table", "log_text", "metric_history", "model_version_by_alias", "resume_run",
     "runs_of_kind", "set_model_alias", "set_model_version_tags", "set_run_status", "set_tags", "setup",
-    "stage_run", "tracking_uri",
+    "stage_run", "tag_run", "tracking_uri",
 ]

@@ -138,3 +138,11 @@ def set_run_status(run_id: str, status: str) -> None:
     """Mark a closed run FINISHED/FAILED/KILLED (e.g. a synced Bedrock job that failed or was stopped)."""
     _mlflow().set_tracking_uri(tracking_uri())
     _mlflow().MlflowClient().set_terminated(run_id, status=status)
+
+
+def tag_run(run_id: str, tags: dict[str, Any]) -> None:
+    """Set tags on a run that is not the active one (e.g. a search tagging its trials' job runs)."""
+    _mlflow().set_tracking_uri(tracking_uri())
+    client = _mlflow().MlflowClient()
+    for key, value in tags.items():
+        client.set_tag(run_id, key, "" if value is None else str(value)[:5000])

@@ -182,6 +182,10 @@ class BedrockBackend:
             state = self.stop(state.update(details={**state.details, "stopped_for_budget": True}))
         return state
 
+    def poll(self, state: JobState) -> JobState:
+        """One look: status (budget guard included) and new metrics into the job's MLflow run."""
+        return self._record(self.status(state))
+
     def wait(self, state: JobState, progress: bool = True,
              on_poll: Callable[[JobState], None] | None = None) -> JobState:
         """Poll until the job ends: backoff x1.5 while nothing changes, back to poll_s on change."""

@@ -1,0 +1,127 @@
+"""The search in MLflow and on disk: one `search` run per study, its trials' job runs as
+children, plots, and the best hyperparameters as a params override the pipeline can use."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rftlab import tracking
+from rftlab.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+STUDY = "rftlab.study"
+TRIAL = "rftlab.trial"
+
+
+@contextlib.contextmanager
+def search_run(study_name: str, params: dict[str, Any]) -> Iterator[str]:
+    """The study's `search` run, found again by its study name (one per study, across invocations)."""
+    found = [r for r in tracking.find_runs(STUDY, study_name) if r.data.tags.get(tracking.KIND) == "search"]
+    run_id = found[0].info.run_id if found else None
+    with tracking.stage_run("search", run_name=study_name if run_id is None else None, run_id=run_id,
+                            params=params if run_id is None else None, tags={STUDY: study_name}) as run:
+        yield run.info.run_id
+
+
+def tag_job_run(ctx: Any, number: int, state: Any, outcome: str, pruned: str | None) -> None:
+    """Mark the trial's job run: trial number, study, outcome (and why it was pruned)."""
+    run_id = state.run_id
+    if run_id is None:
+        runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+        run_id = runs[0].info.run_id if runs else None
+    if run_id is None:
+        return
+    tags = {TRIAL: number, STUDY: ctx.study.study_name, "rftlab.trial_state": outcome}
+    if pruned:
+        tags["rftlab.pruned_because"] = pruned
+    tracking.tag_run(run_id, tags)
+
+
+def best_override(backend: str, best_params: dict[str, Any]) -> dict[str, Any]:
+    """A params.yaml fragment: the best trial's hyperparameters for the searched backend."""
+    return {"rft": {"backend": backend, backend: {"hyperparameters": dict(sorted(best_params.items()))}}}
+
+
+def exp_run_command(backend: str, best_params: dict[str, Any]) -> str:
+    sets = " ".join(f"-S rft.{backend}.hyperparameters.{k}={v}" for k, v in sorted(best_params.items()))
+    return f"dvc exp run -S rft.backend={backend} {sets}"
+
+
+def write_best(path: str | Path, backend: str, study: Any) -> dict[str, Any] | None:
+    """`best.yaml`: the override, the value and the command that reproduces the winning job."""
+    try:
+        best = study.best_trial
+    except ValueError:  # no completed trial
+        return None
+    doc = {**best_override(backend, best.params), "search": {"study": study.study_name, "trial": best.number,
+                                                              "value": best.value,
+                                                              "job_id": best.user_attrs.get("job_id"),
+                                                              "reproduce": exp_run_command(backend, best.params)}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return doc
+
+
+def save_plots(study: Any, folder: Path) -> list[Path]:
+    """History, parallel coordinates and importances (PNG) when the study has enough trials."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as ovm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, fn in (("optimization_history.png", ovm.plot_optimization_history),
+                     ("parallel_coordinate.png", ovm.plot_parallel_coordinate),
+                     ("param_importances.png", ovm.plot_param_importances),
+                     ("intermediate_values.png", ovm.plot_intermediate_values)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ax = fn(study)
+            fig = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
+            fig.set_size_inches(8, 5)
+            fig.tight_layout()
+            with atomic_path(folder / name) as tmp:
+                fig.savefig(tmp, format="png", dpi=90)
+            plt.close(fig)
+            out.append(folder / name)
+        except Exception as exc:  # one parameter (no importances), no completed trial, ...
+            log.info("search plot %s skipped: %s", name, exc)
+    return out
+
+
+def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, Any]:
+    """Log the study's state into the active search run; returns the headline figures."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    count = {s.name.lower(): sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED,
+                                                                         TrialState.FAIL, TrialState.RUNNING)}
+    figures: dict[str, Any] = {"trials_" + k: v for k, v in count.items()}
+    figures.update(spent_usd=book.spent_usd, committed_usd=book.committed_usd,
+                   training_min=round(sum(float(t.user_attrs.get("duration_min") or 0) for t in trials), 3))
+    best = write_best(folder / "best.yaml", backend, study)
+    tracking.log_metrics({k: float(v) for k, v in figures.items()})
+    if best is not None:
+        figures["best_value"] = best["search"]["value"]
+        figures["best_trial"] = best["search"]["trial"]
+        figures["best_params"] = study.best_trial.params
+        tracking.log_metrics({"best_value": float(figures["best_value"])})
+        tracking.set_tags({"rftlab.best_trial": figures["best_trial"],
+                           **{f"best.{k}": v for k, v in study.best_trial.params.items()}})
+        tracking.log_artifact(folder / "best.yaml", "search")
+    for png in save_plots(study, folder):
+        tracking.log_artifact(png, "search/plots")
+    return figures

@@ -1,0 +1,153 @@
+"""`rftlab search`: ask -> job spec -> launch -> follow -> tell, across invocations and workers.
+
+Safe to interrupt at any point and to run several at once on one RDB storage:
+- a trial's spec hash is stored before its job is submitted, and the job layer finds a job
+  again by spec hash, so no job is launched twice (docs/search.md);
+- asking and launching happen under the study's `launch` lease, where `max_concurrent`,
+  the target size and `budget_usd` are checked against what every worker has done;
+- each running trial is followed by one worker at a time (its `trial-N` lease); a worker that
+  died leaves its trials to the next one, which resumes following them (local jobs resume
+  training from their last checkpoint).
+The study ends with exactly `trials` finished trials (complete + pruned); failed jobs and
+trials that never launched are not counted and are replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from rftlab.errors import ConfigError, RftlabError
+from rftlab.search import ledger, space
+from rftlab.search.lease import Leases, worker_id
+from rftlab.search.trials import Context, follow, launch
+
+log = logging.getLogger(__name__)
+
+DONE = ("COMPLETE", "PRUNED")
+
+
+def _inputs(backend: str, train: str, val: str | None, grader: str, base_model: str | None) -> dict[str, str]:
+    from rftlab.jobs.stage import DEFAULT_BASE_MODEL
+
+    out = {"train": train, "grader": grader}
+    if val:
+        out["val"] = val
+    if backend == "local":
+        out["base_model"] = base_model or DEFAULT_BASE_MODEL
+    for name, path in out.items():
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: {name} input of the search not found (run `dvc repro check` first)")
+    return out
+
+
+def run_search(params: Any, *, train: str, val: str | None, grader: str, base_model: str | None = None,
+               trials: int | None = None, out_dir: str | Path = "reports/search", echo: Any = print,
+               max_polls: int | None = None) -> dict[str, Any]:
+    """Drive the study to `trials` finished trials; returns the headline figures."""
+    from rftlab.calibrate.study import redact
+    from rftlab.io import path_md5
+    from rftlab.search import report, study as studies
+
+    cfg = params.search
+    if trials is not None:
+        cfg = cfg.model_copy(update={"trials": trials})
+        params = params.model_copy(update={"search": cfg})
+    backend = cfg.backend or params.rft.backend
+    inputs = _inputs(backend, train, val, grader, base_model)
+    storage = cfg.storage or studies.default_storage()
+    names = sorted(cfg.space)
+    name = cfg.study_name or studies.default_name(
+        backend, {k: path_md5(Path(v)) for k, v in inputs.items()}, names, cfg.objective)
+    study = studies.open_study(storage, name, cfg, space=names)
+    dists = space.distributions(cfg.space)
+    leases = Leases(storage, studies._engine_kwargs(storage))
+    me = worker_id()
+    out_dir = Path(out_dir)
+    run_params = {"study": name, "storage": redact(storage), "backend": backend, "objective": cfg.objective,
+                  "trials": cfg.trials, "max_concurrent": cfg.max_concurrent, "budget_usd": cfg.budget_usd,
+                  "sampler": cfg.sampler, "seed": cfg.seed, "pruner": cfg.pruner,
+                  "space": {k: v.model_dump(exclude_none=True) for k, v in cfg.space.items()}}
+    echo(f"search {name}: {cfg.trials} trials of {', '.join(names)} on {backend} ({redact(storage)})")
+    with report.search_run(name, run_params) as run_id:
+        ctx = Context(params=params, backend=backend, inputs=inputs, study=study, search_run_id=run_id,
+                      log_dir=out_dir / "logs", echo=echo)
+        try:
+            _loop(ctx, leases, me, dists, max_polls)
+        finally:
+            for proc in ctx.followers.values():  # normal end: none left; Ctrl-C: stop training children
+                if proc.poll() is None:
+                    proc.terminate()
+            leases.close()
+        book = ledger.ledger(study.get_trials(deepcopy=False))
+        figures = report.summarize(study, book, out_dir, backend)
+    figures["study"], figures["run_id"] = name, run_id
+    return figures
+
+
+def _counts(study: Any) -> tuple[int, list[Any], list[Any]]:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name in DONE]
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    return len(done), running, done
+
+
+def _loop(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], max_polls: int | None) -> None:
+    cfg, study = ctx.cfg, ctx.study
+    ttl = max(60.0, 10 * cfg.poll_s)
+    refused = False
+    polls = 0
+    while True:
+        n_done, running, _ = _counts(study)
+        for frozen in running:  # follow what nobody else follows
+            lease = f"{study.study_name}/trial-{frozen.number}"
+            if leases.acquire(lease, me, ttl) and follow(ctx, frozen):
+                leases.release(lease, me)
+        n_done, running, done = _counts(study)
+        if n_done >= cfg.trials and not running:
+            return
+        if not refused and n_done + len(running) < cfg.trials and len(running) < cfg.max_concurrent:
+            refused = _launch_next(ctx, leases, me, dists, ttl)
+        elif refused and not running:
+            ctx.echo(f"search stopped with {n_done} of {cfg.trials} trials: the budget is spent")
+            return
+        polls += 1
+        if max_polls is not None and polls >= max_polls:
+            return
+        time.sleep(cfg.poll_s)
+
+
+def _launch_next(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], ttl: float) -> bool:
+    """Ask and launch one trial under the launch lease; True when the budget refused it."""
+    import optuna
+
+    from rftlab.search.study import make_sampler
+
+    cfg, study = ctx.cfg, ctx.study
+    with leases.hold(f"{study.study_name}/launch", me, ttl):
+        n_done, running, done = _counts(study)  # again, under the lease: other workers may have launched
+        if n_done + len(running) >= cfg.trials or len(running) >= cfg.max_concurrent:
+            return False
+        study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
+        trial = study.ask(dists)
+        leases.acquire(f"{study.study_name}/trial-{trial.number}", me, ttl)
+        try:
+            launch(ctx, trial, done)
+        except ledger.BudgetExhausted as exc:
+            trial.set_user_attr("refused", str(exc))
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            ctx.echo(str(exc))
+            return True
+        except RftlabError as exc:  # an expected error (request invalid, AWS refused): one line, trial failed
+            trial.set_user_attr("error", str(exc)[:1000])
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        except BaseException:  # Ctrl-C / SIGTERM: a launched trial stays RUNNING and is resumed next time
+            if "spec" not in study._storage.get_trial(trial._trial_id).user_attrs:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)  # nothing was launched
+            raise
+    return False
