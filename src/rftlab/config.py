@@ -2,6 +2,9 @@
 
 Every stage reads its own section. The whole file is validated before any work so a
 typo in one section never surfaces halfway through `dvc repro`; errors name the key path.
+Values are strict: a value of the wrong type is an error, never coerced (`scrub_pii: "off"`
+is not false, `min_chars: true` is not 1); only dates and paths are read from strings, as
+YAML and DVC's `-S` write them. A key given twice in one mapping is an error naming both lines.
 """
 
 from __future__ import annotations
@@ -10,18 +13,26 @@ import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator, model_validator,
+)
 
 from rftlab.errors import ConfigError
+from rftlab.strict_yaml import load_yaml
 
 PARAMS_FILE = "params.yaml"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
+
+
+# The two lax types: YAML gives a quoted date, and every path, as a string.
+YamlDate = Annotated[dt.date, Strict(False)]
+YamlPath = Annotated[Path, Strict(False)]
 
 
 # --------------------------------------------------------------------------- stages
@@ -37,14 +48,14 @@ class SampleParams(Section):
 
     seed: int = 7
     messages: int = Field(3600, ge=100)
-    start: dt.date = dt.date(2025, 1, 6)
+    start: YamlDate = dt.date(2025, 1, 6)
     days: int = Field(365, ge=7)
 
 
 class IngestParams(Section):
-    source: Path = Path("data/sample/slack-export.zip")
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
+    source: YamlPath = Path("data/sample/slack-export.zip")
+    date_from: YamlDate | None = None
+    date_to: YamlDate | None = None
     channels: list[str] = []
     users: list[str] = []
     min_chars: int = Field(2, ge=0)
@@ -226,7 +237,7 @@ class BedrockBackendParams(Section):
     poll_s: float = Field(60.0, gt=0)
     poll_max_s: float = Field(600.0, gt=0)
     deployment_name: str | None = None
-    build_context: Path = Path("build/grader-lambda")
+    build_context: YamlPath = Path("build/grader-lambda")
     hyperparameters: BedrockHyperParameters = BedrockHyperParameters()
 
 
@@ -325,7 +336,8 @@ class SearchParams(Section):
     study_name: str | None = None                         # null = derived from backend, inputs and space
     poll_s: float = Field(2.0, gt=0)                      # how often running jobs are checked
     space: dict[str, SearchDimension] = Field(default_factory=lambda: {
-        "learningRate": SearchDimension(low=1e-4, high=1e-3, log=True),
+        "learningRate": SearchDimension(low=1e-5, high=1e-3, log=True),
+        "trainingSamplePerPrompt": SearchDimension(choices=[4, 8]),
     })
 
     @field_validator("space")
@@ -446,13 +458,7 @@ def _load(path: str, mtime: float) -> Params:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_params(data, source=str(path))
+    return parse_params(load_yaml(text, str(path)), source=str(path))
 
 
 def load_params(path: str | os.PathLike | None = None) -> Params:

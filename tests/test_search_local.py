@@ -1,0 +1,117 @@
+"""`rftlab search` on the local backend: a 6-trial study on a tiny model, and a SIGKILLed search that a
+rerun completes with exactly 6 jobs and 6 child runs (none duplicated, none left RUNNING)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from local_support import build_project
+from rftlab import tracking
+from rftlab.cli import app
+
+pytestmark = pytest.mark.slow
+
+SPACE = {"learningRate": {"low": 1e-4, "high": 3e-3, "log": True}, "trainingSamplePerPrompt": {"choices": [2, 4]}}
+ARGS = ["search", "--train", "train.jsonl", "--val", "val.jsonl", "--grader", "grader.json", "--base-model", "base"]
+
+
+def _project(tmp_path: Path, monkeypatch, **search) -> Path:
+    d = build_project(tmp_path, {"tracking": {"experiment": f"search-{uuid.uuid4().hex[:8]}"},
+                                 "search": {"trials": 6, "poll_s": 0.3, "space": SPACE, **search}})
+    monkeypatch.chdir(d)
+    monkeypatch.setenv("RFTLAB_PARAMS", str(d / "params.yaml"))
+    monkeypatch.setenv("RFTLAB_JOBS_DIR", str(d / "jobs"))
+    return d
+
+
+def _study(d: Path):
+    import optuna
+
+    storage = f"sqlite:///{d / 'data' / 'search' / 'optuna.db'}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    return optuna.load_study(study_name=summary.study_name, storage=storage)
+
+
+def _children(d: Path) -> tuple[object, list]:
+    experiment = yaml.safe_load((d / "params.yaml").read_text())["tracking"]["experiment"]
+    (search,) = [r for r in tracking.runs_of_kind("search", experiment=experiment)]
+    jobs = [r for r in tracking.runs_of_kind("rft-job", experiment=experiment)]
+    return search, jobs
+
+
+def _jobs_on_disk(d: Path) -> list[Path]:
+    return sorted((d / "jobs").glob("*.json"))
+
+
+def test_six_trial_local_search_logs_parent_and_children(tmp_path, monkeypatch):
+    d = _project(tmp_path, monkeypatch, pruner="none")
+    result = CliRunner().invoke(app, ARGS)
+    assert result.exit_code == 0, result.output
+    assert "best trial" in result.stdout and "learningRate=" in result.stdout
+
+    study = _study(d)
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") == 6 and "RUNNING" not in states
+    specs = {t.user_attrs["spec_hash"] for t in study.trials}
+    assert len(specs) == 6 == len(_jobs_on_disk(d))  # one job per trial, each a different spec
+
+    search, jobs = _children(d)
+    assert search.info.status == "FINISHED" and search.data.metrics["trials_complete"] == 6
+    assert len(jobs) == 6 and all(r.info.status == "FINISHED" for r in jobs)
+    assert {r.data.tags["mlflow.parentRunId"] for r in jobs} == {search.info.run_id}
+    assert sorted(int(r.data.tags["rftlab.trial"]) for r in jobs) == list(range(6))
+    assert search.data.tags["best.learningRate"] == repr(study.best_params["learningRate"]) or \
+        float(search.data.tags["best.learningRate"]) == pytest.approx(study.best_params["learningRate"])
+
+    best = yaml.safe_load((d / "reports/search/best.yaml").read_text())
+    assert best["rft"]["local"]["hyperparameters"] == study.best_params
+    assert best["search"]["reproduce"].startswith("dvc exp run -S rft.backend=local")
+    assert (d / "reports/search/optimization_history.png").exists()
+
+    again = CliRunner().invoke(app, ARGS)  # the study is full: nothing new is launched
+    assert again.exit_code == 0 and len(_jobs_on_disk(d)) == 6 and len(_study(d).trials) == 6
+
+
+def test_sigkill_then_rerun_completes_with_exactly_six_jobs(tmp_path, monkeypatch):
+    d = _project(tmp_path, monkeypatch, pruner="none")
+    env = {**os.environ}
+    proc = subprocess.Popen([sys.executable, "-m", "rftlab", *ARGS], cwd=d, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:  # kill it while trial 2 or later is training
+            if (d / "data/search/optuna.db").exists():
+                try:
+                    if sum(t.state.name == "COMPLETE" for t in _study(d).trials) >= 2:
+                        break
+                except Exception:  # the study is being created
+                    pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the search made no progress in 300 s")
+        time.sleep(1.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the search and its training child, no clean-up
+        proc.wait()
+
+    result = CliRunner().invoke(app, ARGS)
+    assert result.exit_code == 0, result.output
+    study = _study(d)
+    finished = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(finished) == 6 and not [t for t in study.trials if t.state.name == "RUNNING"]
+    assert len({t.user_attrs["spec_hash"] for t in finished}) == 6
+    assert len(_jobs_on_disk(d)) == 6  # the trial killed mid-training resumed its own job
+    search, jobs = _children(d)
+    assert len(jobs) == 6 and all(r.info.status == "FINISHED" for r in jobs)
+    assert search.info.status == "FINISHED"
+    assert {r.data.tags["mlflow.parentRunId"] for r in jobs} == {search.info.run_id}
