@@ -74,6 +74,7 @@ class ProfileParams(Section):
     author: str = Field("U01CTO", min_length=1)
     top_vocab: int = Field(50, ge=1, le=1000)
     min_count: int = Field(2, ge=1)
+    min_users: int = Field(3, ge=1)  # a key with a digit or @ needs this many distinct writers (docs/privacy.md)
 
 
 class CalibrateParams(Section):
