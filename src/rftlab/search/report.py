@@ -21,13 +21,20 @@ STUDY = "rftlab.study"
 TRIAL = "rftlab.trial"
 
 
-@contextlib.contextmanager
-def search_run(study_name: str, params: dict[str, Any]) -> Iterator[str]:
-    """The study's `search` run, found again by its study name (one per study, across invocations)."""
+def ensure_search_run(study_name: str, params: dict[str, Any]) -> str:
+    """The study's one `search` run, found again by its study name, created when missing.
+    Callers hold the study's `search-run` lease, so two workers never create two."""
     found = [r for r in tracking.find_runs(STUDY, study_name) if r.data.tags.get(tracking.KIND) == "search"]
-    run_id = found[0].info.run_id if found else None
-    with tracking.stage_run("search", run_name=study_name if run_id is None else None, run_id=run_id,
-                            params=params if run_id is None else None, tags={STUDY: study_name}) as run:
+    if found:
+        return str(found[0].info.run_id)
+    with tracking.stage_run("search", run_name=study_name, params=params, tags={STUDY: study_name}) as run:
+        return str(run.info.run_id)
+
+
+@contextlib.contextmanager
+def search_run(run_id: str) -> Iterator[str]:
+    """Reopen the search run for this invocation (FINISHED at the end, KILLED on Ctrl-C)."""
+    with tracking.stage_run("search", run_id=run_id) as run:
         yield run.info.run_id
 
 

@@ -71,7 +71,9 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
                   "sampler": cfg.sampler, "seed": cfg.seed, "pruner": cfg.pruner,
                   "space": {k: v.model_dump(exclude_none=True) for k, v in cfg.space.items()}}
     echo(f"search {name}: {cfg.trials} trials of {', '.join(names)} on {backend} ({redact(storage)})")
-    with report.search_run(name, run_params) as run_id:
+    with leases.hold(f"{name}/search-run", me):
+        search_run_id = report.ensure_search_run(name, run_params)
+    with report.search_run(search_run_id) as run_id:
         ctx = Context(params=params, backend=backend, inputs=inputs, study=study, search_run_id=run_id,
                       log_dir=out_dir / "logs", echo=echo)
         try:
