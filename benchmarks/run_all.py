@@ -20,6 +20,8 @@ ORDER = [
     ("bench_calibrate_speed.py", True),
     ("bench_calibrate_aozora.py", True),
     ("bench_rft_uplift.py", False),
+    ("bench_search_pruning.py", False),
+    ("bench_handler_payload.py", False),
     ("bench_ingest.py", False),
 ]
 

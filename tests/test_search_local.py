@@ -78,6 +78,11 @@ def test_six_trial_local_search_logs_parent_and_children(tmp_path, monkeypatch):
     assert best["search"]["reproduce"].startswith("dvc exp run -S rft.backend=local")
     assert (d / "reports/search/optimization_history.png").exists()
 
+    experiment = yaml.safe_load((d / "params.yaml").read_text())["tracking"]["experiment"]
+    shown = CliRunner().invoke(app, ["compare", "--search", study.study_name, "--experiment", experiment])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.count("rft-local-") == 6 and "trial_state" in shown.stdout
+
     again = CliRunner().invoke(app, ARGS)  # the study is full: nothing new is launched
     assert again.exit_code == 0 and len(_jobs_on_disk(d)) == 6 and len(_study(d).trials) == 6
 

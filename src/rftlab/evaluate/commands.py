@@ -42,6 +42,8 @@ def compare_cmd(
     report: Path | None = typer.Option(None, "--report", help="Also write a report: .md (Markdown) or .html, plots beside it."),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment (default: params tracking.experiment)."),
     partial: bool = typer.Option(False, "--partial", help="Also show params set in only some jobs."),
+    search: str | None = typer.Option(None, "--search", help="Only the trials of this `rftlab search` study "
+                                      "(its name is printed by the search and tagged rftlab.study)."),
 ) -> None:
     """Compare RFT jobs from MLflow: differing params, grader, prompt set, status, duration, cost, evaluation.
 
@@ -49,7 +51,8 @@ def compare_cmd(
     """
     from rftlab.evaluate.compare import compare
 
-    table, rows = compare(experiment=experiment, sort=sort, ascending=ascending, report=report, partial=partial)
+    table, rows = compare(experiment=experiment, sort=sort, ascending=ascending, report=report, partial=partial,
+                          study=search)
     typer.echo(table)
     if report:
         typer.echo(f"report written to {report}")

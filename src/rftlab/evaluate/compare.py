@@ -55,6 +55,9 @@ def job_row(run: Any) -> dict[str, Any]:
         "prompts_digest": _digest(params, tags),
         "evaluated": tags.get("rftlab.evaluated") == "true",
         "params": params,
+        "study": tags.get("rftlab.study"),
+        "trial": tags.get("rftlab.trial"),
+        "trial_state": tags.get("rftlab.trial_state"),
     }
     for k in (*COST, *EVAL_METRICS):
         row[k] = metrics.get(k)
@@ -131,8 +134,13 @@ def format_table(rows: Sequence[dict], cols: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def load_rows(experiment: str | None = None) -> list[dict]:
+def load_rows(experiment: str | None = None, study: str | None = None) -> list[dict]:
+    """Job rows of the experiment; with `study`, only the trials of that `rftlab search` study."""
     rows = [job_row(r) for r in tracking.runs_of_kind("rft-job", experiment=experiment)]
+    if study is not None:
+        rows = [r for r in rows if r["study"] == study]
+        if not rows:
+            raise InputError(f"no rft-job runs tagged rftlab.study = {study!r} in experiment {experiment or '(from params)'}")
     if not rows:
         raise InputError(f"no runs with rftlab.kind = rft-job in experiment {experiment or '(from params)'}")
     return rows
@@ -202,11 +210,13 @@ def write_report(rows: Sequence[dict], cols: Sequence[str], path: str | Path, *,
 
 def compare(
     *, experiment: str | None = None, sort: str | None = "eval/uplift_pct", ascending: bool = False,
-    report: str | Path | None = None, partial: bool = False,
+    report: str | Path | None = None, partial: bool = False, study: str | None = None,
 ) -> tuple[str, list[dict]]:
     """The terminal table (and the report file when asked); returns (table text, rows)."""
-    rows = sort_rows(load_rows(experiment), sort, ascending=ascending)
+    rows = sort_rows(load_rows(experiment, study), sort, ascending=ascending)
     cols = columns(rows, partial=partial)
+    if study is not None:
+        cols = ["trial", "trial_state", *cols]
     if report:
         write_report(rows, cols, report)
     return format_table(rows, cols), rows
