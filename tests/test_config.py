@@ -94,3 +94,61 @@ def test_cli_reports_config_errors_in_one_line(tmp_path, monkeypatch):
     assert "rft.bedrock.hyperparameters.learningRate: 0.5 is outside the allowed range" in result.output
     assert "Traceback" not in result.output
 
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"ingest": {"scrub_pii": "off"}}, 'ingest.scrub_pii: expected true or false, got "off"'),
+        ({"ingest": {"min_chars": True}}, "ingest.min_chars: expected an integer, got true"),
+        ({"ingest": {"drop_code_blocks": 1}}, "ingest.drop_code_blocks: expected true or false, got 1"),
+        ({"calibrate": {"trials": "80"}}, 'calibrate.trials: expected an integer, got "80"'),
+        ({"check": {"min_auc": "0.8"}}, 'check.min_auc: expected a number, got "0.8"'),
+        ({"profile": {"author": 42}}, "profile.author: expected a string, got 42"),
+    ],
+)
+def test_values_of_the_wrong_type_are_errors_not_coerced(data, expected):
+    with pytest.raises(ConfigError) as exc:
+        parse_params(data)
+    assert expected in str(exc.value)
+
+
+def test_dates_paths_and_yaml12_floats_still_load_from_yaml(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text('ingest:\n  source: exports/acme.zip\n  date_from: "2025-04-01"\n  date_to: 2025-06-30\n'
+                 "rft:\n  bedrock:\n    build_context: build/x\n    hyperparameters:\n      learningRate: 5e-5\n"
+                 "  prices:\n    training_tokens_per_hour: 2000000\n", encoding="utf-8")
+    params = load_params(p)
+    assert params.ingest.source == Path("exports/acme.zip") and params.ingest.date_from.isoformat() == "2025-04-01"
+    assert params.ingest.date_to.isoformat() == "2025-06-30" and params.rft.bedrock.build_context == Path("build/x")
+    assert params.rft.bedrock.hyperparameters.learningRate == 5e-5  # PyYAML alone reads `5e-5` as a string
+
+
+def test_a_duplicate_key_names_the_key_and_both_lines(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text("ingest:\n  min_chars: 2\n  scrub_pii: true\n  min_chars: 5\nprofile:\n  author: U1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_params(p)
+    assert str(exc.value) == f"{p.resolve()}: duplicate key ingest.min_chars at line 4 (first at line 2)"
+    p.write_text("ingest:\n  channels: [a]\nprofile:\n  author: U1\ningest:\n  users: [U1]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"duplicate key ingest at line 5 \(first at line 1\)"):
+        load_params(p)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('ingest:\n  scrub_pii: "off"\n', 'ingest.scrub_pii: expected true or false, got "off"'),
+        ("ingest:\n  min_chars: true\n", "ingest.min_chars: expected an integer, got true"),
+        ("ingest:\n  min_chars: 2\n  min_chars: 3\n", "duplicate key ingest.min_chars at line 3 (first at line 2)"),
+    ],
+)
+def test_cli_refuses_strict_and_duplicate_errors_in_one_line(tmp_path, monkeypatch, text, expected):
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("RFTLAB_PARAMS", str(bad))
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "export.zip"), "--out", str(tmp_path / "m.jsonl"),
+                                      "--no-track"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.jsonl").exists()
