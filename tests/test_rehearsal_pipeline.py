@@ -57,7 +57,6 @@ def test_rehearsal_end_to_end_on_a_fresh_clone(tmp_path, monkeypatch):
     """Needs the lead's Bedrock fixes in HEAD: AWS metric names -> train/val reward_mean, the inference
     profile for the base model in Converse, and the deploy stage in dvc.yaml."""
     from rftlab import tracking
-    from rftlab.grader.package import package
     from rftlab.rehearsal import pipeline, servers
 
     repo = _clone(tmp_path)
@@ -67,7 +66,9 @@ def test_rehearsal_end_to_end_on_a_fresh_clone(tmp_path, monkeypatch):
     monkeypatch.chdir(repo)
     subprocess.run([str(BIN / "dvc"), "repro", "--quiet", "check", "base_model"], cwd=repo, check=True)
 
-    manifest = package(repo / "data/grader/grader.json", tmp_path / "image", fmt="image")
+    # the image is packaged by the clone's own code, so its deployment version is the one the stages compute
+    subprocess.run([str(BIN / "rftlab"), "grader", "package", "--out", str(tmp_path / "image")], cwd=repo, check=True)
+    manifest = json.loads((tmp_path / "image/manifest.json").read_text(encoding="utf-8"))
     tag = manifest.get("deployment_version") or manifest["grader_version"]
     extra = {"rft.bedrock.build_context": tmp_path / "image"}
     before = {name: (repo / name).read_bytes() for name in ("params.yaml", "dvc.lock")}
@@ -90,5 +91,7 @@ def test_rehearsal_end_to_end_on_a_fresh_clone(tmp_path, monkeypatch):
     assert tracking.metric_history(run.info.run_id, "val/reward_mean")
     assert run.data.metrics["cost_estimate_usd"] > 0
     assert 0.0 <= run.data.metrics["eval/tuned_mean"] <= 1.0
+    for kind in ("calibration", "grader-check", "base-model"):  # the stages before rft were not rerun
+        assert not tracking.runs_of_kind(kind, experiment=pipeline.EXPERIMENT)
     assert {name: (repo / name).read_bytes() for name in before} == before  # the workspace is untouched
     assert not (repo / "data/rft").exists()

@@ -116,6 +116,8 @@ class JobRunner:
     def run(self) -> None:
         stage = STAGES[0]
         grader: GraderFunction | None = None
+        train: list[dict] = []
+        val: list[dict] = []
         try:
             for stage in STAGES:
                 self.set_stage(stage, "InProgress")
