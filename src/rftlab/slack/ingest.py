@@ -5,13 +5,16 @@ text); drops bots, system events (joins, topic changes ...), tombstones and dele
 hidden records, each counted under its reason. Thread structure survives: `thread_ts`,
 `is_reply` and `parent_user` (from `parent_user_id`, else from the parent seen earlier
 in the same conversation: a small per-conversation map of thread parents only).
+
+Text is the record's `text`, else the markup of its `rich_text` blocks. Records come from
+rftlab.slack.records: edits folded into the message they edit (also across day files), the
+same message twice kept once (dropped as `duplicate`), bad day files failing or skipped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -22,10 +25,9 @@ from rftlab.config import IngestParams
 from rftlab.errors import InputError
 from rftlab.io import atomic_open, write_json
 from rftlab.slack.export import Conversation, SlackExport, bot_user_ids, user_names
-from rftlab.slack.normalize import Normalizer
+from rftlab.slack.normalize import Normalizer, blocks_markup
 from rftlab.slack.pii import KINDS, scrub
-
-log = logging.getLogger(__name__)
+from rftlab.slack.records import ExportRecords
 
 KEEP_SUBTYPES = {None, "", "thread_broadcast", "reply_broadcast", "me_message", "file_share"}
 DROP_ALWAYS = {"tombstone": "tombstone", "message_deleted": "deleted", "bot_message": "bot"}
@@ -104,27 +106,6 @@ def _drop_reason(rec: dict, bots: set[str]) -> str | None:
     return None
 
 
-def _apply_edits(records: list) -> list[dict]:
-    """Fold `message_changed` records into the message they edit (or stand them in for it)."""
-    edits: dict[str, dict] = {}
-    for rec in records:
-        if isinstance(rec, dict) and rec.get("subtype") == "message_changed" and isinstance(rec.get("message"), dict):
-            new = dict(rec["message"])
-            new.setdefault("ts", rec.get("ts"))
-            new["edited"] = new.get("edited") or {"ts": rec.get("ts")}
-            edits[str(new["ts"])] = new
-    if not edits:
-        return records
-    out = []
-    for rec in records:
-        if isinstance(rec, dict) and rec.get("subtype") == "message_changed":
-            continue
-        if isinstance(rec, dict) and str(rec.get("ts")) in edits:
-            rec = {**rec, **edits.pop(str(rec.get("ts")))}
-        out.append(rec)
-    return out + sorted(edits.values(), key=lambda r: str(r.get("ts")))
-
-
 class Ingestor:
     """Turns one export into message rows, filling a Report as it goes."""
 
@@ -142,26 +123,34 @@ class Ingestor:
         self.date_from = params.date_from.isoformat() if params.date_from else None
         self.date_to = params.date_to.isoformat() if params.date_to else None
 
+    def _check_channels(self) -> None:
+        """Every name in ingest.channels must match a conversation (name, id or folder)."""
+        known = {key for c in self.export.conversations for key in (c.name, c.id, c.folder)}
+        missing = sorted(self.wanted_channels - known)
+        if missing:
+            names = sorted({c.name for c in self.export.conversations if c.kind != "dm"})
+            shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
+            raise InputError(f"ingest.channels: no channel matched {', '.join(missing)} in {self.export.label} "
+                             f"(available: {shown or 'none'})")
+
     def rows(self) -> Iterator[dict]:
+        if self.wanted_channels:
+            self._check_channels()
+        reader = ExportRecords(self.export, self.on_error, self.report.skipped)
         for conv in self.export.conversations:
             if self.wanted_channels and not ({conv.name, conv.id, conv.folder} & self.wanted_channels):
                 self.report.channels_filtered += 1
                 continue
             parents: dict[str, str] = {}  # thread ts -> parent's author, this conversation only
-            for rel, date in self.export.iter_days(conv):
-                try:
-                    records = self.export.read_day(rel)
-                except InputError as exc:
-                    if self.on_error != "skip":
-                        raise
-                    log.warning("skipping %s", exc)
-                    self.report.skipped[rel] = str(exc)
+            for rec, date, repeat in reader.of(conv):
+                if repeat:
+                    self.report.records += 1
+                    self.report.drop("duplicate", str(rec.get("user") or "") or None, conv.name)
                     continue
-                self.report.day_files += 1
-                for rec in _apply_edits(records):
-                    row = self._row(rec, conv, date, parents)
-                    if row is not None:
-                        yield row
+                row = self._row(rec, conv, date, parents)
+                if row is not None:
+                    yield row
+            self.report.day_files = reader.day_files
 
     def _row(self, rec: Any, conv: Conversation, date: str, parents: dict[str, str]) -> dict | None:
         rep, channel = self.report, conv.name
@@ -179,7 +168,7 @@ class Ingestor:
         reason = _drop_reason(rec, self.bots)
         if reason is None and not ts:
             reason = "no_ts"
-        if reason is None and not isinstance(rec.get("text", ""), str):
+        if reason is None and not isinstance(rec.get("text") or "", str):
             reason = "malformed"
         if reason is None and self.wanted_users and user not in self.wanted_users:
             reason = "user_filter"
@@ -188,7 +177,7 @@ class Ingestor:
         if reason is not None:
             rep.drop(reason, user, channel)
             return None
-        text = self.normalize(rec.get("text") or "")
+        text = self.normalize(rec.get("text") or blocks_markup(rec.get("blocks")))
         if self.params.scrub_pii:
             text, found = scrub(text)
             if found:

@@ -103,3 +103,96 @@ _BLANKS = re.compile(r"\n{3,}")
 def tidy(text: str) -> str:
     lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+# --------------------------------------------------------------------------- rich_text blocks
+# Messages written in Slack's composer carry a `rich_text` block; some (imports, apps, edits)
+# carry it with an empty `text`. Shape, from Slack's Block Kit reference
+# (https://docs.slack.dev/reference/block-kit/blocks/rich-text-block and the rich text
+# elements under https://docs.slack.dev/reference/block-kit/block-elements): a `rich_text`
+# block holds `elements` of rich_text_section | rich_text_list | rich_text_preformatted |
+# rich_text_quote; each holds `elements` of text {text, style}, link {url, text}, emoji
+# {name}, user {user_id}, usergroup {usergroup_id}, channel {channel_id}, broadcast {range},
+# date {timestamp, format, fallback}, color {value}; a list holds sections and has `style`
+# (bullet | ordered), `indent` and `offset`. They are turned into the same Slack markup the
+# `text` field uses, so one Normalizer treats both.
+
+_STYLE_MARKS = (("code", "`"), ("strike", "~"), ("italic", "_"), ("bold", "*"))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _leaf(el: object) -> str:
+    """One rich text element as Slack markup."""
+    if not isinstance(el, dict):
+        return ""
+    kind = el.get("type")
+    if kind == "text":
+        text = _escape(str(el.get("text") or ""))
+        style = el.get("style") if isinstance(el.get("style"), dict) else {}
+        core = text.strip()
+        if core:
+            for key, mark in _STYLE_MARKS:  # as the `text` field writes them: *bold* _italic_ ~strike~ `code`
+                if style.get(key):
+                    core = f"{mark}{core}{mark}"
+            head, tail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+            text = head + core + tail
+        return text
+    if kind == "link":
+        url, label = str(el.get("url") or ""), str(el.get("text") or "")
+        return f"<{url}|{_escape(label)}>" if label else f"<{url}>"
+    if kind == "user":
+        return f"<@{el.get('user_id', '')}>"
+    if kind == "usergroup":
+        return f"<!subteam^{el.get('usergroup_id', '')}>"
+    if kind == "channel":
+        return f"<#{el.get('channel_id', '')}>"
+    if kind == "broadcast":
+        return f"<!{el.get('range', 'here')}>"
+    if kind == "emoji":
+        return f":{el.get('name', '')}:"
+    if kind == "date":
+        fallback = _escape(str(el.get("fallback") or ""))
+        return f"<!date^{el.get('timestamp', '')}^{el.get('format', '')}|{fallback}>" if fallback else "<!date>"
+    if kind == "color":
+        return str(el.get("value") or "")
+    return _escape(str(el.get("text") or ""))
+
+
+def _section(el: dict) -> str:
+    items = el.get("elements")
+    return "".join(_leaf(x) for x in items) if isinstance(items, list) else ""
+
+
+def _rich_element(el: object) -> str:
+    """One rich_text sub-element (section, list, preformatted, quote) as markup lines."""
+    if not isinstance(el, dict):
+        return ""
+    kind = el.get("type")
+    if kind == "rich_text_section":
+        return _section(el)
+    if kind == "rich_text_preformatted":
+        return "```\n" + _section(el) + "\n```"
+    if kind == "rich_text_quote":
+        return "\n".join("&gt; " + line for line in _section(el).split("\n"))
+    if kind == "rich_text_list":
+        items = el.get("elements") if isinstance(el.get("elements"), list) else []
+        indent = "  " * int(el.get("indent") or 0) if str(el.get("indent") or 0).isdigit() else ""
+        start = int(el.get("offset") or 0) if str(el.get("offset") or 0).isdigit() else 0
+        ordered = el.get("style") == "ordered"
+        return "\n".join(f"{indent}{f'{start + i}.' if ordered else '•'} {_rich_element(x)}"
+                         for i, x in enumerate(items, start=1))
+    return ""
+
+
+def blocks_markup(blocks: object) -> str:
+    """The Slack markup of a message's `rich_text` blocks ('' when it has none)."""
+    if not isinstance(blocks, list):
+        return ""
+    out = []
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "rich_text" and isinstance(block.get("elements"), list):
+            out.extend(text for text in (_rich_element(el) for el in block["elements"]) if text)
+    return "\n".join(out)
