@@ -50,7 +50,7 @@ def test_cli_prints_file_line_and_exits_1(bad_file):
     out = res.output.splitlines()
     for line in (7, 20, 33, 50, 99):
         assert any(o.startswith(f"{bad_file}:{line}: ") for o in out), line
-    assert out[-1] == f"{bad_file}: 99 records (train), 4 errors, 1 warnings: FAILED"
+    assert out[-1] == f"{bad_file}: 99 records (train: no --split given), 4 errors, 1 warnings: FAILED"
 
 
 def test_roles_order_and_content_types(tmp_path):
@@ -82,7 +82,7 @@ def test_clean_file_exit_0_and_warnings_only_exit_0(tmp_path):
     clean = write(tmp_path / "train.jsonl", [rec(i) for i in range(100)])
     res = CliRunner().invoke(app, ["prompts", "validate", clean])
     assert res.exit_code == 0, res.output
-    assert res.output.strip() == f"{clean}: 100 records (train), 0 errors, 0 warnings: ok"
+    assert res.output.strip() == f"{clean}: 100 records (train: no --split given), 0 errors, 0 warnings: ok"
     rows = [rec(i) for i in range(100)] + [rec(0, id="dup")]
     warn = write(tmp_path / "warn.jsonl", rows)
     res = CliRunner().invoke(app, ["prompts", "validate", warn])
@@ -91,8 +91,8 @@ def test_clean_file_exit_0_and_warnings_only_exit_0(tmp_path):
 
 def test_validation_split_has_no_minimum_and_not_utf8_is_a_line_error(tmp_path):
     val = write(tmp_path / "val.jsonl", [rec(i) for i in range(12)])
-    res = CliRunner().invoke(app, ["prompts", "validate", val])
-    assert res.exit_code == 0 and "(validation)" in res.output
+    res = CliRunner().invoke(app, ["prompts", "validate", val, "--split", "validation"])
+    assert res.exit_code == 0 and f"{val}: 12 records (validation), 0 errors" in res.output
     res = CliRunner().invoke(app, ["prompts", "validate", val, "--split", "train"])
     assert res.exit_code == 1 and f"{val}:12: error: 12 records" in res.output
     raw = tmp_path / "latin1.jsonl"
@@ -114,3 +114,51 @@ def test_record_count_upper_limits(tmp_path):
     assert n == 6 and [(p.line, p.severity) for p in problems] == [(6, "error")]
     problems, _ = validate_lines(lines[:5], limits=small)
     assert [(p.line, p.severity) for p in problems] == [(5, "warning")]
+
+
+def test_the_file_name_never_decides_the_split(tmp_path):
+    for name in ("val.jsonl", "validation_set.jsonl", "train.jsonl"):
+        path = write(tmp_path / name, [rec(i) for i in range(12)])
+        res = CliRunner().invoke(app, ["prompts", "validate", path])
+        assert res.exit_code == 1, (name, res.output)
+        assert f"{path}:12: error: 12 records; Bedrock RFT training data needs at least 100" in res.output
+        assert res.output.splitlines()[-1] == f"{path}: 12 records (train: no --split given), 1 errors, 0 warnings: FAILED"
+
+
+def test_token_estimate_counts_long_runs_not_just_words(tmp_path):
+    from rftlab.prompts.text import estimate_tokens
+
+    assert estimate_tokens("a" * 100_000) == 25_000          # one run: 4 UTF-8 bytes per token
+    assert estimate_tokens("hello world this is a test") == 8  # six words: 4/3 token each
+    assert estimate_tokens("https://example.com/a/b?c=d") == 7
+    assert estimate_tokens("了解です、明日やります") == 11      # Japanese: one token per character, as before
+    assert estimate_tokens("Lambda の設定") == 5
+    rows = [rec(i) for i in range(100)]
+    rows[3] = rec(3, messages=[{"role": "user", "content": "x" * 100_000}])
+    path = write(tmp_path / "long.jsonl", rows)
+    res = CliRunner().invoke(app, ["prompts", "validate", path, "--max-prompt-length", "1024", "--split", "train"])
+    assert res.exit_code == 1
+    assert f"{path}:4: error: prompt is about 25000 tokens, over maxPromptLength 1024" in res.output
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"messages": [{"role": "user", "content": "q"}], "reference_answer": "a", "weight": NaN}',
+     "invalid JSON: NaN is not a JSON number (Bedrock's JSON parser rejects it)"),
+    ('{"messages": [{"role": "user", "content": "q"}], "reference_answer": {"score": -Infinity}}',
+     "invalid JSON: -Infinity is not a JSON number (Bedrock's JSON parser rejects it)"),
+    ('{"messages": [{"role": "user", "content": "broken \\ud83d here"}], "reference_answer": "a"}',
+     "unpaired surrogate in messages[0].content (\\ud83d at character 7): not valid Unicode text"),
+    ('{"messages": [{"role": "user", "content": "q"}], "reference_answer": "end\\udc00"}',
+     "unpaired surrogate in reference_answer (\\udc00 at character 3): not valid Unicode text"),
+])
+def test_nan_and_unpaired_surrogates_are_errors_on_their_line(tmp_path, line, message):
+    rows: list = [rec(i) for i in range(100)]
+    rows[41] = line
+    rows[42] = ('{"messages": [{"role": "user", "content": "a pair is fine: \\ud83d\\ude00, NaN in text"}], '
+                '"reference_answer": "a", "id": "p42"}')
+    path = write(tmp_path / "strict.jsonl", rows)
+    res = CliRunner().invoke(app, ["prompts", "validate", path, "--split", "train"])
+    assert res.exit_code == 1, res.output
+    errors = [o for o in res.output.splitlines() if ": error: " in o]
+    assert errors == [f"{path}:42: error: {message}" + ("" if "NaN" in message or "Infinity" in message
+                                                        else " (Bedrock's JSON parser rejects it)")]

@@ -63,8 +63,9 @@ def validate(
         True, "--require-reference/--no-require-reference", help="Missing reference_answer is an error (else a warning)."
     ),
     split: SplitKind | None = typer.Option(
-        None, "--split", help="train applies Bedrock's 100-record minimum; validation does not "
-        "(default: validation when the file name starts with 'val', else train).",
+        None, "--split", help="What the files are: train applies Bedrock's 100-record minimum, validation "
+        "does not. Without it every file is checked as training data (the summary line says so); "
+        "the file name is never used to guess.",
     ),
 ) -> None:
     """Check prompt JSONL files against Bedrock RFT's rules.
@@ -77,8 +78,9 @@ def validate(
 
     limit = max_prompt_length if max_prompt_length is not None else load_params().prompts.max_prompt_tokens
     failed = False
+    kind = split or SplitKind.train
+    shown = kind.value if split else f"{kind.value}: no --split given"
     for path in files:
-        kind = split or (SplitKind.validation if path.name.startswith("val") else SplitKind.train)
         problems, n = validate_file_counted(
             path, max_prompt_length=limit, require_reference=require_reference, training=kind is SplitKind.train
         )
@@ -87,7 +89,7 @@ def validate(
         errors = sum(p.severity == "error" for p in problems)
         warnings = len(problems) - errors
         status = "FAILED" if errors else "ok"
-        typer.echo(f"{path}: {n} records ({kind.value}), {errors} errors, {warnings} warnings: {status}")
+        typer.echo(f"{path}: {n} records ({shown}), {errors} errors, {warnings} warnings: {status}")
         failed = failed or errors > 0
     if failed:
         raise typer.Exit(1)

@@ -4,21 +4,25 @@ Usable on any file, including hand-written ones. Every problem names its line
 (`FILE:LINE: severity: message`); file-level problems (record count) point at the last
 line. Errors make `rftlab prompts validate` exit 1; warnings alone exit 0.
 
-Rules (Bedrock RFT, OpenAI chat format): UTF-8 JSONL, one object per line, a non-empty
-`messages` list of {role, content}; roles system/user/assistant; system only first;
-content a non-empty string (text only); the last turn from the user (single-turn: an
-assistant turn is a warning); estimated prompt tokens (see rftlab.prompts.text) within
-maxPromptLength; 100 to 20,000 training records (AWS best practice: at most 10,000,
-a warning; the minimum applies to training files only); duplicate prompts (warning,
-naming the first line); `reference_answer` missing (error when the grader needs it).
+Rules (Bedrock RFT, OpenAI chat format): UTF-8 JSONL of strict JSON (no NaN or Infinity:
+RFC 8259 section 6 does not permit them, though Python's json reads them; no unpaired
+surrogate such as "\\ud800", which is not Unicode text: RFC 8259 section 8.2), one object
+per line, a non-empty `messages` list of {role, content}; roles system/user/assistant;
+system only first; content a non-empty string (text only); the last turn from the user
+(single-turn: an assistant turn is a warning); estimated prompt tokens (see
+rftlab.prompts.text) within maxPromptLength; 100 to 20,000 training records (AWS best
+practice: at most 10,000, a warning; the minimum applies to training files only, and a
+file is training unless the caller says validation); duplicate prompts (warning, naming
+the first line); `reference_answer` missing (error when the grader needs it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rftlab.prompts.text import estimate_tokens, normalize
 
@@ -45,6 +49,33 @@ class Problem:
 
     def format(self, path: str | Path) -> str:
         return f"{path}:{self.line}: {self.severity}: {self.message}"
+
+
+class _NotJson(ValueError):
+    """A token Python's json accepts but JSON does not (NaN, Infinity, -Infinity)."""
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NotJson(token)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any, where: str = "") -> str | None:
+    """Where the first unpaired surrogate sits in a parsed record (json joins valid pairs)."""
+    if isinstance(value, str):
+        m = _SURROGATE.search(value)
+        return f"{where} (\\u{ord(m.group()):04x} at character {m.start()})" if m else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        shown = str(key).encode("utf-8", "backslashreplace").decode("utf-8")  # printable even when unpaired
+        path = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{shown}" if where else shown
+        if found := _lone_surrogate(key, f"the key {path}") if isinstance(key, str) else None:
+            return found
+        if found := _lone_surrogate(item, path):
+            return found
+    return None
 
 
 def _check_messages(msgs: object) -> tuple[list[tuple[Severity, str]], str | None]:
@@ -107,9 +138,15 @@ def validate_lines(
             continue
         records += 1
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             add("error", f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except _NotJson as exc:
+            add("error", f"invalid JSON: {exc} is not a JSON number (Bedrock's JSON parser rejects it)")
+            continue
+        if (where := _lone_surrogate(obj)) is not None:
+            add("error", f"unpaired surrogate in {where}: not valid Unicode text (Bedrock's JSON parser rejects it)")
             continue
         if not isinstance(obj, dict):
             add("error", f"expected a JSON object, got {type(obj).__name__}")
