@@ -150,32 +150,6 @@ def test_postgresql_storage(workspace, postgres_url):
             pass
 
 
-def test_champion_moves_only_when_the_new_version_wins(monkeypatch):
-    from types import SimpleNamespace
-
-    from rftlab import tracking
-    from rftlab.calibrate import champion
-    from rftlab.grader import registry
-
-    versions = iter(["7", "8"])
-    tags: dict[str, dict] = {}
-    alias: dict[str, str] = {}
-    monkeypatch.setattr(registry, "register_grader", lambda path: next(versions))
-    monkeypatch.setattr(registry, "set_alias", lambda v, a="champion": alias.__setitem__(a, v))
-    monkeypatch.setattr(tracking, "set_model_version_tags", lambda n, v, t: tags.setdefault(v, {}).update(t))
-    monkeypatch.setattr(tracking, "set_tags", lambda t: None)
-    monkeypatch.setattr(tracking, "model_version_by_alias", lambda n, a: (
-        SimpleNamespace(version=alias[a], tags={k: str(v) for k, v in tags[alias[a]].items()}) if a in alias else None))
-    ev = lambda v: SimpleNamespace(mean_auc=v, value=v)  # noqa: E731
-    rescored = lambda weights: ev(0.5)  # noqa: E731
-
-    first = champion.promote_if_better(Path("g.json"), {"version": "g-a", "weights": {"char": 1}}, rescored, ev(0.9), "d1")
-    assert alias["champion"] == "7" and first["decision"].startswith("promoted")
-    worse = champion.promote_if_better(Path("g.json"), {"version": "g-b", "weights": {"char": 2}}, rescored, ev(0.8), "d1")
-    assert alias["champion"] == "7" and worse["decision"].startswith("kept")
-    assert "same held-out data" in worse["basis"] and worse["champion_objective"] == 0.9
-
-
 def test_champion_from_other_data_is_rescored_on_this_data():
     from rftlab.calibrate.champion import champion_objective
 

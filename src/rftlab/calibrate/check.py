@@ -5,6 +5,10 @@ component matrices built with per-fold profiles (the same machinery as calibrati
 the AUC, histograms, ROC curve, gaming scores and group spread describe texts the
 profile never saw. Reference answers (optional prompts file) are scored by the bundle
 itself, as the trainer will score them.
+
+The gate also decides the registry's `champion` (rftlab.calibrate.champion): when the bundle
+is the project's pipeline bundle and calibrate registered it, the version is tagged with the
+verdict, and only a passing one can take the alias.
 """
 
 from __future__ import annotations
@@ -91,8 +95,13 @@ def grader_check(
     metrics_path: str | os.PathLike | None = None,
     plots_dir: str | os.PathLike | None = None,
     track: bool = True,
+    promote: bool | None = None,
 ) -> dict[str, Any]:
-    """Run every check, write metrics/plots, log an MLflow run; raise GateFailed on any failure."""
+    """Run every check, write metrics/plots, log an MLflow run; raise GateFailed on any failure.
+
+    `promote` (default: params tracking.register_models; needs `track`): record the verdict on
+    the registered pipeline version and promote it to champion when the gate passes.
+    """
     import contextlib
 
     from rftlab import tracking
@@ -164,6 +173,18 @@ def grader_check(
             tracking.log_metrics({f"gaming.{k}": v for k, v in gq.items()})
             tracking.log_text(report + "\n", "check_report.txt")
             tracking.set_tags({"rftlab.check_passed": str(metrics["passed"]).lower()})
+            if promote is None:
+                from rftlab.config import load_params
+
+                promote = load_params().tracking.register_models
+            if promote:
+                from rftlab.calibrate.champion import after_gate
+
+                registry = after_gate(grader_path, grader.version, metrics["passed"], Objective(data), weights,
+                                      data.digest)
+                if registry is not None:
+                    metrics["registry"] = registry
+                    report += f"\nregistry: {registry['model']} v{registry['version']}: {registry['decision']}"
     metrics["report"] = report
     if not metrics["passed"]:
         failed = "; ".join(f"{c.name} {c.value:.4f} {'<' if c.kind == 'min' else '>='} threshold {c.threshold:g}"

@@ -41,12 +41,17 @@ def predict_frame(grader: Any, frame: Any) -> Any:
     return pd.DataFrame(rows, index=frame.index)
 
 
-def register_grader(bundle_path: str | os.PathLike, *, model_name: str = MODEL_NAME) -> str:
-    """Register the bundle as a pyfunc model version (or find it again); returns the version."""
+def register_grader(bundle_path: str | os.PathLike, *, model_name: str | None = None) -> str:
+    """Register the bundle as a pyfunc model version (or find it again); returns the version.
+
+    Registering does not move any alias: rftlab.calibrate.champion decides `champion`.
+    """
     import pandas as pd
 
     from rftlab import tracking
     from rftlab.grader.bundle import load_grader
+
+    model_name = model_name or MODEL_NAME
 
     path = Path(bundle_path)
     grader = load_grader(path)
@@ -75,8 +80,8 @@ def register_grader(bundle_path: str | os.PathLike, *, model_name: str = MODEL_N
         return _log()
 
 
-def set_alias(version: str, alias: str = "champion", *, model_name: str = MODEL_NAME) -> None:
+def set_alias(version: str, alias: str = "champion", *, model_name: str | None = None) -> None:
     """Point `alias` (e.g. champion) at a registered grader version."""
     from rftlab import tracking
 
-    tracking.set_model_alias(model_name, alias, str(version))
+    tracking.set_model_alias(model_name or MODEL_NAME, alias, str(version))
