@@ -78,8 +78,11 @@ class Runtime:
     def _model(self) -> tuple[Any, Any]:
         with self._lm_lock:
             if self._lm is None:
+                from transformers.utils import logging as hf_logging
+
                 from rftlab.jobs.local.generation import load_local
 
+                hf_logging.disable_progress_bar()  # the servers share the user's terminal
                 self._lm = load_local(str(self.opts.model_dir))
             return self._lm
 
