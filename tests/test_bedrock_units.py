@@ -205,8 +205,8 @@ def test_deploy_updates_an_existing_deployment_to_the_new_model(project, bedrock
     old_model = MODEL_ARN.replace("fedcba654321", "000000000000")
     bedrock.add_response("get_model_customization_job", job_response("Completed"))
     bedrock.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": [{
-        "customModelDeploymentArn": DEPLOY_ARN, "customModelDeploymentName": "rftlab-rftlab-rft-abc",
-        "modelArn": old_model, "createdAt": T0, "status": "Active"}]}, {"nameContains": "rftlab-rftlab-rft-abc"})
+        "customModelDeploymentArn": DEPLOY_ARN, "customModelDeploymentName": "rftlab-rft-abc",
+        "modelArn": old_model, "createdAt": T0, "status": "Active"}]}, {"nameContains": "rftlab-rft-abc"})
     bedrock.add_response("get_custom_model_deployment", _deployment(model=old_model))
     bedrock.add_response("update_custom_model_deployment", {"customModelDeploymentArn": DEPLOY_ARN},
                          {"modelArn": MODEL_ARN, "customModelDeploymentIdentifier": DEPLOY_ARN})

@@ -84,9 +84,6 @@ def register_candidate(out: Path, bundle: dict, objective: Any, best: Any, diges
             "decision": "registered without the champion alias (`rftlab grader check` promotes it if the gate passes)"}
 
 
-# calibrate/search.py still imports the registry step under its former name.
-promote_if_better = register_candidate
-
 
 def after_gate(grader_path: str | os.PathLike, grader_version: str, passed: bool, objective: Any,
                weights: dict[str, float], digest: str) -> dict[str, Any] | None:

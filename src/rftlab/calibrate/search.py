@@ -182,9 +182,9 @@ def calibrate(
         if run is not None:
             _log_parent(study, summary, weights, plots_dir, out)
             if register:
-                from rftlab.calibrate.champion import promote_if_better
+                from rftlab.calibrate.champion import register_candidate
 
-                summary["registry"] = promote_if_better(out, bundle, objective, best_ev, data.digest)
+                summary["registry"] = register_candidate(out, bundle, objective, best_ev, data.digest)
         log.info("calibrated: AUC %.4f after %d trials -> %s", best_ev.mean_auc, summary["trials"], out)
     return summary
 

@@ -28,7 +28,7 @@ def deployment_name(state: JobState, configured: str | None) -> str:
     if configured:
         return configured
     base = re.sub(r"[^0-9a-zA-Z_-]+", "-", str(state.details.get("job_name") or state.job_id.rsplit("/", 1)[-1]))
-    name = re.sub(r"[-_]{2,}", "-", f"rftlab-{base}")
+    name = re.sub(r"[-_]{2,}", "-", base if base.startswith("rftlab-") else f"rftlab-{base}")
     return name[:63].strip("-_")
 
 
