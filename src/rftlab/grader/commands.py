@@ -159,7 +159,7 @@ def package_cmd(
 ) -> None:
     """Write the grader's Lambda container-image build context and manifest.json.
 
-    The folder holds a Dockerfile (public.ecr.aws/lambda/python:3.11), requirements.txt,
+    The folder holds a Dockerfile (public.ecr.aws/lambda/python:3.13), requirements.txt,
     the rftlab source, the bundle and manifest.json (grader version, installed size, files).
     """
     from rftlab.grader.package import package
