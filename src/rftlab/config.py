@@ -221,6 +221,69 @@ class LocalBackendParams(Section):
     hyperparameters: LocalHyperParameters = LocalHyperParameters()
 
 
+class InvocationLogsParams(Section):
+    """Train a Nova job from the account's model invocation logs instead of the prompts file.
+
+    Sent as CreateModelCustomizationJob `trainingDataConfig.invocationLogsConfig`
+    (`invocationLogSource.s3Uri`, `requestMetadataFilters`, `usePromptResponse`: botocore's bedrock
+    service model; user guide "Option 2: Use invocation logs for data preparation",
+    https://docs.aws.amazon.com/bedrock/latest/userguide/rft-option-2.html). `request_metadata_filters`
+    is botocore's RequestMetadataFilters union as is: exactly one of `equals` / `notEquals` (one
+    key: value) or `andAll` / `orAll` (lists of those). Checked against the service model when loaded.
+    """
+
+    s3_uri: str | None = None                            # null: train from the prompts file
+    request_metadata_filters: dict[str, Any] | None = None
+    use_prompt_response: bool = False
+
+    @model_validator(mode="after")
+    def _botocore_shape(self) -> InvocationLogsParams:
+        if self.s3_uri is None:
+            if self.request_metadata_filters is not None or self.use_prompt_response:
+                raise ValueError("s3_uri is not set: filters and use_prompt_response need the log location")
+            return self
+        from rftlab.jobs.bedrock.invocation_logs import config_problems
+
+        problems = config_problems(self.s3_uri, self.request_metadata_filters, self.use_prompt_response)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class OpenAIHyperParameters(Section):
+    """The open-weight RFT hyperparameters, under the names AWS documents for the OpenAI-compatible API.
+
+    Names and the values AWS's examples use (n_epochs 1, batch_size 4 prompts per step,
+    learning_rate_multiplier 1.0): user guide fine-tuning-openai-job-create
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/fine-tuning-openai-job-create.html) and
+    aws-samples/amazon-bedrock-samples custom-models/bedrock-reinforcement-fine-tuning/models/gpt-oss/
+    gptoss_gsm8k_rft.ipynb ("batch_size - Prompts per training step"). AWS publishes no ranges, so only
+    the sign is checked here. n_epochs / batch_size mean what epochCount / batchSize mean on the other
+    backends and are also recorded under those names (docs/open_weight.md).
+    """
+
+    n_epochs: int = Field(1, ge=1)
+    batch_size: int = Field(4, ge=1)
+    learning_rate_multiplier: float = Field(1.0, gt=0)
+
+
+class OpenAIBackendParams(Section):
+    """Bedrock's OpenAI-compatible fine-tuning API (open-weight models, docs/open_weight.md).
+
+    The grader Lambda is the one `rft.bedrock` describes (function, image, roles), published in
+    this region; AWS's examples use us-west-2 (https://bedrock-mantle.us-west-2.api.aws/v1).
+    """
+
+    region: str = "us-west-2"
+    base_model_id: str = "openai.gpt-oss-20b"
+    endpoint: str | None = None             # null: OPENAI_BASE_URL, else https://bedrock-mantle.<region>.api.aws/v1
+    api_key_env: str = Field("OPENAI_API_KEY", min_length=1)  # the Bedrock API key (docs: OPENAI_API_KEY)
+    stop_on_budget: bool = True
+    poll_s: float = Field(60.0, gt=0)
+    poll_max_s: float = Field(600.0, gt=0)
+    hyperparameters: OpenAIHyperParameters = OpenAIHyperParameters()
+
+
 class BedrockBackendParams(Section):
     region: str = "us-east-1"
     base_model_id: str = "amazon.nova-2-lite-v1:0:256k"
@@ -239,6 +302,7 @@ class BedrockBackendParams(Section):
     poll_max_s: float = Field(600.0, gt=0)
     deployment_name: str | None = None
     build_context: YamlPath = Path("build/grader-lambda")
+    invocation_logs: InvocationLogsParams = InvocationLogsParams()
     hyperparameters: BedrockHyperParameters = BedrockHyperParameters()
 
 
@@ -257,12 +321,13 @@ class PriceParams(Section):
 
 
 class RftParams(Section):
-    backend: Literal["local", "bedrock"] = "local"
-    base_model: str | None = None
+    backend: Literal["local", "bedrock", "openai"] = "local"
+    base_model: str | None = None  # a Bedrock id here picks its API (bedrock or openai, jobs/bedrock/models.py)
     seed: int = 0
     budget_usd: float | None = Field(None, ge=0)
     local: LocalBackendParams = LocalBackendParams()
     bedrock: BedrockBackendParams = BedrockBackendParams()
+    openai: OpenAIBackendParams = OpenAIBackendParams()
     prices: PriceParams = PriceParams()
 
     @model_validator(mode="before")
@@ -274,9 +339,14 @@ class RftParams(Section):
         return data
 
     @property
-    def hyperparameters(self) -> HyperParameters:
+    def hyperparameters(self) -> HyperParameters | OpenAIHyperParameters:
         """The active backend's hyperparameters."""
-        return self.bedrock.hyperparameters if self.backend == "bedrock" else self.local.hyperparameters
+        return self.hyperparameters_for(self.backend)
+
+    def hyperparameters_for(self, backend: str) -> HyperParameters | OpenAIHyperParameters:
+        """One backend's hyperparameters (a routed job uses its API's, not rft.backend's)."""
+        return {"bedrock": self.bedrock.hyperparameters, "openai": self.openai.hyperparameters}.get(
+            backend, self.local.hyperparameters)
 
 
 class JudgeParams(Section):

@@ -35,6 +35,7 @@ class Backend(Protocol):
 BACKENDS: dict[str, str] = {
     "local": "rftlab.jobs.local.backend:LocalBackend",
     "bedrock": "rftlab.jobs.bedrock.backend:BedrockBackend",
+    "openai": "rftlab.jobs.openai.backend:OpenAIBackend",  # open-weight models, OpenAI-compatible API
 }
 
 

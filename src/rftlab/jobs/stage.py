@@ -23,8 +23,18 @@ class JobNotCompleted(RftlabError):
 
 
 def build_spec(rft: Any, *, train: str, val: str | None, grader: str, base_model: str | None = None) -> JobSpec:
-    """The job spec from the `rft` params section (options: only what changes the result)."""
+    """The job spec from the `rft` params section (options: only what changes the result).
+
+    A Bedrock id in `rft.base_model` (or --base-model) picks its API: Nova ids go to
+    CreateModelCustomizationJob (backend bedrock), open-weight ids to the OpenAI-compatible
+    fine-tuning API (backend openai), whichever remote backend rft.backend names.
+    """
     backend = rft.backend
+    requested = base_model or rft.base_model
+    if backend != "local" and requested and not Path(requested).exists():
+        from rftlab.jobs.bedrock.models import rft_api
+
+        backend = rft_api(requested, "--base-model" if base_model else "rft.base_model")
     if backend == "local":
         model = base_model or rft.base_model or DEFAULT_BASE_MODEL
         if not Path(model).exists():
@@ -34,19 +44,30 @@ def build_spec(rft: Any, *, train: str, val: str | None, grader: str, base_model
                                    "per_device_max": loc.per_device_max, "val_prompts": loc.val_prompts}
         if loc.lora.enabled:
             options["lora"] = loc.lora.model_dump()
+    elif backend == "openai":
+        model = requested or rft.openai.base_model_id
+        options = {"region": rft.openai.region}
+        endpoint = rft.openai.endpoint or os.environ.get("OPENAI_BASE_URL")  # another endpoint: another job
+        if endpoint:
+            options["endpoint"] = endpoint
     else:
-        model = base_model or rft.base_model or rft.bedrock.base_model_id
+        model = requested or rft.bedrock.base_model_id
         options = {"region": rft.bedrock.region}
         # a job run against another endpoint (the offline rehearsal's stand-in) is another job: its
         # state never answers for the real account's job with the same inputs
         endpoint = os.environ.get("AWS_ENDPOINT_URL_BEDROCK") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
             options["endpoint"] = endpoint
+        from rftlab.jobs.bedrock.invocation_logs import from_params
+
+        logs = from_params(rft.bedrock)
+        if logs:  # trained on invocation logs: part of what the job is (spec hash) and its lineage
+            options["invocation_logs"] = logs
     for name, path in (("train", train), ("val", val), ("grader", grader)):
         if path and not Path(path).exists():
             raise InputError(f"{path}: {name} file not found")
     return JobSpec(backend=backend, base_model=str(model), train_path=str(train), val_path=str(val) if val else None,
-                   grader_path=str(grader), hyperparameters=rft.hyperparameters.model_dump(), seed=rft.seed,
+                   grader_path=str(grader), hyperparameters=rft.hyperparameters_for(backend).model_dump(), seed=rft.seed,
                    options=options)
 
 
@@ -80,7 +101,7 @@ def run_rft(params: Any, *, train: str, val: str | None, grader: str, job_out: s
 
     rft = params.rft
     spec = build_spec(rft, train=train, val=val, grader=grader, base_model=base_model)
-    backend = get_backend(rft.backend, rft)
+    backend = get_backend(spec.backend, rft)  # the routed backend (build_spec), not always rft.backend
     state = backend.submit(spec)
     if state.status in ("Failed", "Stopped"):
         if not retry:
@@ -96,14 +117,14 @@ def run_rft(params: Any, *, train: str, val: str | None, grader: str, job_out: s
         raise JobNotCompleted(f"job {state.job_id} ended {state.status}: {state.failure_message or 'no model'}")
     summary = summarize(backend.metrics(state))
     model_id = backend.model_id(state)
-    if rft.backend == "local" and model_id:
+    if spec.backend == "local" and model_id:
         copy_model(model_id, model_out)
     else:
         write_json(Path(model_out) / "model_id.json", {"model_id": model_id, "job_id": state.job_id})
     record = {
         "job_id": state.job_id, "backend": state.backend, "status": state.status, "run_id": state.run_id,
         "spec_hash": state.spec_hash, "base_model": spec.base_model, "model_id": model_id,
-        "model_path": str(model_out) if rft.backend == "local" else None,
+        "model_path": str(model_out) if spec.backend == "local" else None,
         "grader_path": grader, "grader_version": state.details.get("grader_version") or _grader_version(state),
         "train_path": train, "val_path": val,
         "prompts_digest": {"train": file_md5(train), **({"val": file_md5(val)} if val else {})},

@@ -59,7 +59,26 @@ def _function_arns(function_arn: str) -> list[str]:
     return [function_arn, f"{function_arn}:*"]
 
 
-def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: str | None = None) -> dict[str, Any]:
+def invocation_log_statements(s3_uri: str) -> list[dict[str, Any]]:
+    """Read access to the model invocation logs a job trains on (rft.bedrock.invocation_logs.s3_uri).
+
+    The RFT access page's "Invocation log access" example grants s3:GetObject and s3:ListBucket on
+    the bucket holding the logs (https://docs.aws.amazon.com/bedrock/latest/userguide/rft-access-security.html);
+    here scoped to the log prefix as for the prompts (ListBucket with an `s3:prefix` condition).
+    """
+    bucket, prefix = s3_uri.removeprefix("s3://").partition("/")[::2]
+    prefix = prefix.strip("/")
+    keys = f"{prefix}/*" if prefix else "*"
+    listing: dict[str, Any] = {"Sid": "ListInvocationLogs", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                               "Resource": [_arn_s3(bucket)]}
+    if prefix:
+        listing["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
+    return [{"Sid": "ReadInvocationLogs", "Effect": "Allow", "Action": ["s3:GetObject"],
+             "Resource": [_arn_s3(bucket, keys)]}, listing]
+
+
+def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: str | None = None,
+                        invocation_logs_uri: str | None = None) -> dict[str, Any]:
     """What Bedrock needs during the job: read prompts, read and write outputs, call the grader.
 
     Compared with AWS's examples: the Bedrock user guide's customization role ("Create a service
@@ -93,6 +112,8 @@ def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: 
     if kms_key_arn:
         stmts.append({"Sid": "UseDataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                       "Resource": [kms_key_arn]})
+    if invocation_logs_uri:
+        stmts += invocation_log_statements(invocation_logs_uri)
     return {"Version": VERSION, "Statement": stmts}
 
 
@@ -203,8 +224,14 @@ def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
     kms = b.kms_key_id if (b.kms_key_id or "").startswith("arn:") else None
     return {
         "bedrock-service-role-trust.json": trust_policy(account, region),
-        "bedrock-service-role-policy.json": service_role_policy(bucket, b.prefix, fn, kms),
+        "bedrock-service-role-policy.json": service_role_policy(bucket, b.prefix, fn, kms,
+                                                                b.invocation_logs.s3_uri),
         "caller-policy.json": caller_policy(role, bucket, b.prefix, fn, repo, region, account, b.lambda_role_arn, kms),
+        # open-weight jobs (rft.backend openai) pass no role: the caller behind the Bedrock API key invokes the
+        # grader, next to the managed policy AmazonBedrockMantleFullAccess (rft-open-weight-access-security)
+        "open-weight-caller-policy.json": {"Version": VERSION, "Statement": [
+            {"Sid": "InvokeGrader", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": _function_arns(
+                f"arn:aws:lambda:{params.rft.openai.region}:{account}:function:{b.lambda_function}")}]},
         "grader-lambda-trust.json": {"Version": VERSION, "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
     }

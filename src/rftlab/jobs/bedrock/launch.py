@@ -136,18 +136,24 @@ def prepare(
     b = rft.bedrock
     hp = hyperparameters(spec)
     rft_base_model(bedrock_model_id(spec.base_model, b.base_model_id))
+    bucket = data.require_bucket(b.bucket)
     draft = _draft(spec, rft, attempt, spec.input_digests())
     check_request("bedrock", "CreateModelCustomizationJob", request(draft, spec, rft))
     est = cost.estimate_files(spec.train_path, hp, rft.prices, memory_mb=b.lambda_memory_mb)
-    if not MIN_RECORDS <= est.records <= MAX_RECORDS:
+    logs = spec.options.get("invocation_logs")  # training data from invocation logs: Bedrock counts them
+    if not logs and not MIN_RECORDS <= est.records <= MAX_RECORDS:
         raise InputError(f"{spec.train_path}: {est.records} training records; Bedrock RFT needs "
                          f"{MIN_RECORDS} to {MAX_RECORDS:,}")
     cost.check_budget(est.total_usd, rft.budget_usd)
     _check_prompt_lengths(spec.train_path, hp, echo)
     smoke = bedrock_grader.smoke_test(spec.grader_path, spec.train_path)
     iam.check_service_role(b.role_arn, b.region)
-    uploads = data.upload_prompts(spec.train_path, spec.val_path, bucket=b.bucket, prefix=b.prefix,
-                                  region=b.region, kms_key_id=b.kms_key_id)
+    if logs:  # the prompts file only smoke-tests the grader and sizes the estimate; the logs are the data
+        uploads = {"val": data.upload_file(spec.val_path, bucket=bucket, prefix=b.prefix, region=b.region,
+                                           kms_key_id=b.kms_key_id)} if spec.val_path else {}
+    else:
+        uploads = data.upload_prompts(spec.train_path, spec.val_path, bucket=b.bucket, prefix=b.prefix,
+                                      region=b.region, kms_key_id=b.kms_key_id)
     version, deployment = grader_version(spec.grader_path), None
     lambda_arn = spec.options.get("grader_lambda_arn")
     if not lambda_arn:  # the published Lambda version of this bundle + grader code + pins, built if missing
@@ -156,7 +162,8 @@ def prepare(
         lambda_arn, deployment = dep.lambda_arn, dep.deployment_version
     return Launch(
         spec_hash=draft.spec_hash, job_name=draft.job_name, model_name=draft.model_name, token=draft.token,
-        grader_version=version, grader_deployment=deployment, lambda_arn=lambda_arn, train_uri=uploads["train"].uri,
+        grader_version=version, grader_deployment=deployment, lambda_arn=lambda_arn,
+        train_uri=logs["invocationLogSource"]["s3Uri"] if logs else uploads["train"].uri,
         val_uri=uploads["val"].uri if "val" in uploads else None, output_uri=draft.output_uri,
         prompts_digest=draft.prompts_digest, estimate=est.as_dict(), smoke=smoke,
     )
@@ -186,7 +193,9 @@ def request(launch: Launch, spec: JobSpec, rft: Any) -> dict[str, Any]:
         "clientRequestToken": launch.token,
         "baseModelIdentifier": bedrock_model_id(spec.base_model, b.base_model_id),
         "customizationType": "REINFORCEMENT_FINE_TUNING",
-        "trainingDataConfig": {"s3Uri": launch.train_uri},
+        # with invocation logs (rft.bedrock.invocation_logs, invocation_logs.py) they replace the s3Uri
+        "trainingDataConfig": ({"invocationLogsConfig": spec.options["invocation_logs"]}
+                               if spec.options.get("invocation_logs") else {"s3Uri": launch.train_uri}),
         "outputDataConfig": {"s3Uri": launch.output_uri},
         "customizationConfig": {"rftConfig": {
             "graderConfig": {"lambdaGrader": {"lambdaArn": launch.lambda_arn}},

@@ -8,8 +8,12 @@ paraphrasing agree.
   reinforcement fine-tuning", https://docs.aws.amazon.com/bedrock/latest/userguide/rft-nova-models.html;
   AWS's sample passes it as `arn:aws:bedrock:<region>::foundation-model/amazon.nova-2-lite-v1:0:256k`,
   aws-samples/amazon-bedrock-samples custom-models/bedrock-reinforcement-fine-tuning/models/nova/).
-- RFT of open-weight models goes through the OpenAI-compatible fine-tuning API instead
-  (user guide fine-tuning-openai-job-create; aws-samples ... /models/gpt-oss/, /models/qwen/).
+- RFT of open-weight models goes through the OpenAI-compatible fine-tuning API instead:
+  `openai.gpt-oss-20b` and `qwen.qwen3-32b-v1:0` (user guide "Create and manage fine-tuning jobs for
+  open-weight models using OpenAI APIs",
+  https://docs.aws.amazon.com/bedrock/latest/userguide/fine-tuning-openai-job-create.html; the MODEL_ID
+  of aws-samples/amazon-bedrock-samples custom-models/bedrock-reinforcement-fine-tuning/models/gpt-oss/
+  gptoss_gsm8k_rft.ipynb and models/qwen/qwen_gsm8k_rft.ipynb). `rft_api` routes an id to its API.
 - Inference: Converse on Nova 2 Lite takes the inference profiles `us.amazon.nova-2-lite-v1:0`
   and `global.amazon.nova-2-lite-v1:0`, not the customization id (Nova 2 user guide "Core
   inference", https://docs.aws.amazon.com/nova/latest/nova2-userguide/core-inference.html).
@@ -38,19 +42,47 @@ def bare_id(model: str) -> str:
     return m.group("id") if m else model
 
 
-def rft_base_model(model: str) -> str:
-    """The id to send as baseModelIdentifier, or InputError naming the supported ids per API."""
+# API names: the rftlab backend that speaks each (rft.backend)
+NOVA_API = "bedrock"   # CreateModelCustomizationJob
+OPEN_WEIGHT_API = "openai"  # the OpenAI-compatible fine-tuning API (bedrock-mantle)
+
+
+def _supported() -> str:
+    return (f"CreateModelCustomizationJob (rft.backend bedrock) takes {', '.join(RFT_BASE_MODELS)}; the "
+            f"OpenAI-compatible fine-tuning API (rft.backend openai) takes {', '.join(OPEN_WEIGHT_RFT_MODELS)}")
+
+
+def rft_api(model: str, key: str = "rft.base_model") -> str:
+    """Which API fine-tunes `model`: NOVA_API or OPEN_WEIGHT_API; InputError naming the ids per API."""
     if bare_id(model) in RFT_BASE_MODELS:
-        return model
+        return NOVA_API
     if bare_id(model) in OPEN_WEIGHT_RFT_MODELS:
+        return OPEN_WEIGHT_API
+    raise InputError(f"{key}: {model} is not a base model for Bedrock RFT. {_supported()}")
+
+
+def rft_base_model(model: str) -> str:
+    """The id to send as baseModelIdentifier (CreateModelCustomizationJob), or InputError naming the
+    supported ids per API. An open-weight id here is refused with where it belongs: `rft.base_model`
+    (routed by `rft_api`) or `rft.openai.base_model_id`."""
+    key = "rft.bedrock.base_model_id"
+    if rft_api(model, key) == OPEN_WEIGHT_API:
         raise InputError(
-            f"rft.bedrock.base_model_id: {model} is an open-weight model; Bedrock fine-tunes it through the "
-            f"OpenAI-compatible fine-tuning API, which rftlab does not speak yet. CreateModelCustomizationJob "
-            f"RFT takes: {', '.join(RFT_BASE_MODELS)}")
-    raise InputError(
-        f"rft.bedrock.base_model_id: {model} is not a base model for Bedrock RFT. CreateModelCustomizationJob "
-        f"takes {', '.join(RFT_BASE_MODELS)}; the OpenAI-compatible fine-tuning API takes "
-        f"{', '.join(OPEN_WEIGHT_RFT_MODELS)} (not supported by rftlab yet)")
+            f"{key}: {model} is an open-weight model; Bedrock fine-tunes it through the OpenAI-compatible "
+            f"fine-tuning API: set rft.base_model: {model} (rftlab routes it there) or rft.backend: openai. "
+            f"CreateModelCustomizationJob RFT takes: {', '.join(RFT_BASE_MODELS)}")
+    return model
+
+
+def open_weight_base_model(model: str) -> str:
+    """The `model` to send to fine_tuning.jobs.create, or InputError naming the supported ids per API."""
+    key = "rft.openai.base_model_id"
+    if rft_api(model, key) == NOVA_API:
+        raise InputError(
+            f"{key}: {model} is a Nova model; Bedrock fine-tunes it through CreateModelCustomizationJob: set "
+            f"rft.base_model: {model} (rftlab routes it there) or rft.backend: bedrock. The OpenAI-compatible "
+            f"fine-tuning API takes: {', '.join(OPEN_WEIGHT_RFT_MODELS)}")
+    return bare_id(model)
 
 
 def geography(region: str | None) -> str:

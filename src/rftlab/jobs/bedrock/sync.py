@@ -31,6 +31,12 @@ def _params(state: JobState) -> dict[str, Any]:
                 "spec_hash": d.get("request") and state.spec_hash,
                 "seed": d.get("seed"), "prompts.train_md5": digests[0] or None,
                 "prompts.val_md5": digests[1] if len(digests) > 1 else None})
+    logs = ((d.get("request") or {}).get("trainingDataConfig") or {}).get("invocationLogsConfig")
+    if logs:  # lineage: the job trained on invocation logs (location, filters), not on the prompts file
+        from rftlab.jobs.bedrock.invocation_logs import lineage
+
+        out.update(lineage(logs))
+        out.pop("prompts.train_md5", None)
     return {k: v for k, v in out.items() if v is not None}
 
 
