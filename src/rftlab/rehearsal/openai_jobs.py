@@ -159,8 +159,11 @@ class State:
         job.event(message, level=level)
 
     def _injected(self, status: str) -> str | None:
-        rule = self.opts.fail
-        if rule and rule.split(":", 1)[0] == status:
+        rule = self.opts.fail  # `rftlab rehearse --fail` names Bedrock's stages: the same rule fails both APIs
+        stage = rule.split(":", 1)[0] if rule else None
+        stage = {"validationDetails": "validating_files", "dataProcessingDetails": "validating_files",
+                 "trainingDetails": "running"}.get(stage or "", stage)
+        if rule and stage == status:
             return rule.split(":", 1)[1].strip() if ":" in rule else "injected failure"
         return None
 

@@ -7,6 +7,9 @@ credentials, empty AWS config files (a user's profile cannot leak in) and `AWS_E
 at a closed local port, so a call to any other service fails here instead of reaching AWS.
 moto validates Lambda image URIs against its ECR (`MOTO_LAMBDA_STUB_ECR=false`), so the grader's
 "image" is pushed to the fake repository first: a manifest tagged with the grader version.
+The OpenAI-compatible fine-tuning API of open-weight jobs has its own stand-in (openai_api.py), reached
+through the variables AWS documents for it, `OPENAI_BASE_URL` and `OPENAI_API_KEY`; it grades with the
+same published grader versions in moto's Lambda.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.errors import ConfigError
+from rftlab.rehearsal.openai_api import OpenAIStandIn
 from rftlab.rehearsal.options import StandInOptions
 from rftlab.rehearsal.standin import StandIn
 
@@ -31,7 +35,7 @@ SERVICE_ROLE = "rftlab-bedrock-rft"
 LAMBDA_ROLE = "rftlab-grader-exec"
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens, every request is refused locally
 MOTO_SERVICES = ("S3", "IAM", "STS", "LAMBDA", "ECR")
-UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
+UNSET = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")
 
@@ -45,6 +49,7 @@ class Rehearsal:
     standin: StandIn
     moto_url: str
     unset: tuple[str, ...] = UNSET
+    openai: OpenAIStandIn | None = None  # the OpenAI-compatible fine-tuning API (open-weight jobs)
 
     def child_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """`base` (default os.environ) with the fake account's variables in and the user's AWS ones out."""
@@ -118,6 +123,7 @@ def running(*, workdir: Path, context: Path | None = None, image_tag: str | None
     moto = _moto()
     moto.start()
     stand: StandIn | None = None
+    ow: OpenAIStandIn | None = None
     try:
         host, port = moto.get_host_and_port()
         moto_url = f"http://{host}:{port}"
@@ -128,6 +134,12 @@ def running(*, workdir: Path, context: Path | None = None, image_tag: str | None
         bucket = f"rftlab-rehearsal-{uuid.uuid4().hex[:8]}"  # new per run: DVC's run cache never replays a job
         settings = seed(opts, bucket=bucket, repository=repository, tag=image_tag, context=context)
         stand = StandIn(opts).start()
+        from rftlab.rehearsal.lambdas import GraderFunction
+        from rftlab.rehearsal.openai_jobs import Options
+
+        # open-weight jobs call the same published grader versions in moto's Lambda, run like Bedrock runs them
+        ow = OpenAIStandIn(lambda arn: GraderFunction(arn, opts).invoke,
+                           Options(api_key="rehearsal", fail=fail, seed=opts.seed)).start()
         workdir.mkdir(parents=True, exist_ok=True)
         for name in ("aws-config", "aws-credentials"):
             (workdir / name).write_text("", encoding="utf-8")
@@ -136,9 +148,12 @@ def running(*, workdir: Path, context: Path | None = None, image_tag: str | None
                "AWS_CONFIG_FILE": str(workdir / "aws-config"),
                "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "aws-credentials"), "AWS_ENDPOINT_URL": CLOSED,
                "AWS_ENDPOINT_URL_BEDROCK": stand.bedrock_url, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stand.runtime_url,
+               "OPENAI_BASE_URL": ow.url, "OPENAI_API_KEY": "rehearsal",
                **{f"AWS_ENDPOINT_URL_{s}": moto_url for s in MOTO_SERVICES}}
-        yield Rehearsal(env=env, settings=settings, standin=stand, moto_url=moto_url)
+        yield Rehearsal(env=env, settings=settings, standin=stand, moto_url=moto_url, openai=ow)
     finally:
+        if ow is not None:
+            ow.stop()
         if stand is not None:
             stand.stop()
         with contextlib.suppress(OSError):
