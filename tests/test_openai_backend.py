@@ -189,3 +189,25 @@ def test_expected_failures_are_one_line_and_nothing_is_created(ow_project, monke
     assert not s.state.jobs and not s.state.files
     if setup not in ("no_key", "wrong_key"):
         assert not ow_project["deployed"]  # refused before the grader was deployed
+
+
+def test_deploy_records_the_fine_tuned_model_and_estimate_uses_the_open_weight_settings(ow_project):
+    s, root = ow_project["standin"], ow_project["root"]
+    assert _rft().exit_code == 0
+    (job,) = s.state.jobs.values()
+    result = runner.invoke(app, ["deploy", "--out", "data/rft/deployment.json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((root / "data/rft/deployment.json").read_text()) == {
+        "job_id": job.id, "backend": "openai", "model": job.fine_tuned_model}
+    one = runner.invoke(app, ["job", "estimate"])
+    params = root / "params.yaml"
+    import yaml
+
+    data = yaml.safe_load(params.read_text())
+    data["rft"]["openai"]["hyperparameters"] = {"n_epochs": 3}
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
+    three = runner.invoke(app, ["job", "estimate"])
+    assert one.exit_code == three.exit_code == 0, one.output + three.output
+    rollouts = [int(next(line for line in r.output.splitlines() if line.startswith("rollouts:")).split()[1]
+                    .replace(",", "")) for r in (one, three)]
+    assert rollouts == [120 * 4, 3 * 120 * 4] and "(estimate" in three.output

@@ -125,6 +125,10 @@ def job_estimate(
 
     rft = load_params().rft
     hp = {k: v for k, v in rft.hyperparameters.model_dump().items() if v is not None}
+    if rft.backend == "openai":  # open-weight names -> the estimate's terms (jobs/openai/launch.py)
+        from rftlab.jobs.openai.launch import estimate_terms
+
+        hp = estimate_terms(hp)
     est = cost.estimate_files(train, hp, rft.prices, memory_mb=rft.bedrock.lambda_memory_mb)
     limit = budget if budget is not None else rft.budget_usd
     typer.echo(cost.describe(est, limit))
@@ -143,7 +147,8 @@ def deploy_cmd(
     """Serve a Completed job's model for evaluation.
 
     Bedrock: create or update the custom model deployment and wait until it is Active; its ARN is the
-    modelId for Converse. Local: nothing to serve; the record names the model folder.
+    modelId for Converse. Local: nothing to serve; the record names the model folder. Open-weight
+    (openai backend): nothing to serve; the record names the job's fine_tuned_model.
     """
     from rftlab.io import read_json, write_json
     from rftlab.jobs.bedrock.deploy import deploy, deployment_record
@@ -153,6 +158,14 @@ def deploy_cmd(
         if out:
             write_json(out, deployment_record(job_record))
         typer.echo(f"local job {job_record['job_id']}: nothing to deploy; the model is {job_record.get('model_path')}")
+        return
+    if job_record.get("backend") == "openai" and job is None:
+        # an open-weight job's fine_tuned_model serves on demand through the same API, "without additional
+        # deployment steps" (user guide fine-tuning-openai-apis; docs/open_weight.md)
+        if out:
+            write_json(out, deployment_record(job_record))
+        typer.echo(f"open-weight job {job_record['job_id']}: nothing to deploy; {job_record.get('model_id')} "
+                   "serves on demand through the OpenAI-compatible API")
         return
     backend = make_backend()
     state = deploy(backend, _bedrock_state(backend, job or job_record["job_id"]), name=name)

@@ -77,11 +77,15 @@ def file_name(spec_hash: str, role: str, attempt: int = 0) -> str:
     return f"rftlab-{spec_hash[:16]}{f'-a{attempt}' if attempt else ''}-{role}.jsonl"
 
 
+def estimate_terms(hp: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters in the terms jobs/cost.py estimates with (the assumptions above filled in)."""
+    return {**common_names(hp), "trainingSamplePerPrompt": ASSUMED_SAMPLES_PER_PROMPT,
+            "inferenceMaxTokens": ASSUMED_COMPLETION_TOKENS}
+
+
 def estimate(spec: JobSpec, hp: dict[str, Any], rft: Any) -> cost.Estimate:
-    """Training cost estimate in Nova's terms (labelled an estimate; AWS publishes no open-weight RFT price)."""
-    nova_terms = {**common_names(hp), "trainingSamplePerPrompt": ASSUMED_SAMPLES_PER_PROMPT,
-                  "inferenceMaxTokens": ASSUMED_COMPLETION_TOKENS}
-    return cost.estimate_files(spec.train_path, nova_terms, rft.prices, memory_mb=rft.bedrock.lambda_memory_mb)
+    """Training cost estimate (labelled an estimate; AWS publishes no open-weight RFT price): rft.prices."""
+    return cost.estimate_files(spec.train_path, estimate_terms(hp), rft.prices, memory_mb=rft.bedrock.lambda_memory_mb)
 
 
 @dataclass
