@@ -211,3 +211,18 @@ def test_deploy_records_the_fine_tuned_model_and_estimate_uses_the_open_weight_s
     rollouts = [int(next(line for line in r.output.splitlines() if line.startswith("rollouts:")).split()[1]
                     .replace(",", "")) for r in (one, three)]
     assert rollouts == [120 * 4, 3 * 120 * 4] and "(estimate" in three.output
+
+
+def test_retry_after_a_failure_launches_the_next_attempt_with_its_own_files(ow_project):
+    s = ow_project["standin"]
+    s.opts.fail = "running:GPU capacity unavailable"
+    assert _rft().exit_code == 1
+    s.opts.fail = None
+    assert _rft().exit_code == 1  # without --retry the failed job is reported, not relaunched
+    assert len(s.state.jobs) == 1
+    result = _rft("--retry")
+    assert result.exit_code == 0, result.output
+    first, second = sorted(s.state.jobs.values(), key=lambda j: j.created_at)
+    assert (first.status, second.status) == ("failed", "succeeded")
+    names = [s.state.files[j.body["training_file"]]["filename"] for j in (first, second)]
+    assert names[0].endswith("-train.jsonl") and names[1].endswith("-a1-train.jsonl")
