@@ -1,16 +1,22 @@
 # Two entry points (README Quick start): `make pipeline` and `make test`.
+# Both install from requirements-lock.txt (pip-compile's full pin set, PyTorch's CPU build included);
+# `make lock` refreshes it after a dependency changes in pyproject.toml (docs/scaling.md).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements-lock.txt
+LOCK_VENV := build/lock-venv
+PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: setup pipeline test bench clean
+.PHONY: setup pipeline test bench clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -26,6 +32,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
+
+## Re-pin after editing dependencies in pyproject.toml: keeps existing pins where they still fit;
+## `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed release. Refuses CUDA wheels.
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PY) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/python -m pip install -q $(PIP_TOOLS); }
+	$(LOCK_VENV)/bin/pip-compile -q --extra dev --extra team --strip-extras --no-emit-index-url --no-emit-find-links \
+	  $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml 2> $(LOCK_VENV)/compile.log || { tail -20 $(LOCK_VENV)/compile.log; exit 1; }
+	! grep -En '^(nvidia-|triton==|torch==[^+]*$$)' $(LOCK) || { echo "$(LOCK) pulls a CUDA build of PyTorch: pin torch's +cpu build"; exit 1; }
 
 clean:
 	rm -rf data/sample data/interim data/grader data/prompts data/models data/jobs metrics plots reports mlflow.db

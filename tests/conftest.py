@@ -59,7 +59,7 @@ def _postgres_up() -> bool:
         return False
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def postgres_url() -> str:
     """SQLAlchemy URL of the local PostgreSQL `test` database; required when CI=true."""
     if not _postgres_up():
@@ -68,6 +68,37 @@ def postgres_url() -> str:
         pytest.skip("PostgreSQL on 127.0.0.1:5432 not reachable")
     user = os.environ.get("PGUSER", "postgres")
     return f"postgresql+psycopg2://{user}@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def new_database(postgres_url):
+    """Call it to get the URL of a new, empty database on the local server (each dropped afterwards)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def make(prefix: str = "rftlab") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    with admin.connect() as c:
+        for name in names:
+            c.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_database(new_database) -> str:
+    """A database of its own on the local server, dropped afterwards."""
+    return new_database()
 
 
 @pytest.fixture

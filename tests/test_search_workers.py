@@ -19,22 +19,6 @@ pytestmark = pytest.mark.slow
 SPACE = {"learningRate": {"low": 1e-4, "high": 3e-3, "log": True}, "trainingSamplePerPrompt": {"choices": [2, 4]}}
 
 
-@pytest.fixture
-def fresh_database(postgres_url):
-    """A database of its own on the local server, dropped afterwards."""
-    import sqlalchemy as sa
-
-    name = f"rftlab_search_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as c:
-        c.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
-
-
 def test_two_workers_share_one_study_without_duplicate_jobs(tmp_path, fresh_database, monkeypatch):
     import optuna
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from rftlab.config import load_params, project_root
 from rftlab.io import path_md5
+from rftlab.tracking.store import ensure_experiment, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,6 @@ def _mlflow():
     return mlflow
 
 
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI when set, else sqlite:///<project root>/mlflow.db."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    return f"sqlite:///{(project_root() / 'mlflow.db').as_posix()}"
-
-
 def setup(experiment: str | None = None) -> str:
     """Point MLflow at the project's store and experiment; returns the experiment id."""
     mlflow = _mlflow()
@@ -54,7 +47,7 @@ def setup(experiment: str | None = None) -> str:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri())
     name = experiment or load_params().tracking.experiment
-    exp = mlflow.set_experiment(name)
+    exp = mlflow.set_experiment(experiment_id=ensure_experiment(name))  # artifacts follow the store (store.py)
     _sqlite_wal(mlflow.get_tracking_uri())
     return exp.experiment_id
 
