@@ -1,4 +1,4 @@
-"""CLI: `rftlab calibrate` and `rftlab grader check` (thin: parse, load params, call the stage)."""
+"""CLI: `rftlab calibrate`, `rftlab grader check` and `rftlab grader audit` (thin: parse, load params, call the stage)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,12 @@ def calibrate_cmd(
     """
     from rftlab.calibrate.search import calibrate
     from rftlab.config import load_params
+    from rftlab.privacy.audit import require_clean
 
     params = load_params()
     p = params.calibrate
+    # the profile is the bundle's only text: a failing one is refused before any bundle is written or registered
+    require_clean(profile, "calibrate a grader bundle from it")
     summary = calibrate(
         messages, author, profile, out,
         trials=trials if trials is not None else p.trials,
@@ -83,6 +86,21 @@ def check_cmd(
     typer.echo(result["report"])
 
 
+def audit_cmd(
+    bundle: Path = typer.Argument(..., help="Grader bundle (grader.json) or style profile to audit."),
+) -> None:
+    """Run the PII detectors over every token of a grader bundle (or a style profile).
+
+    Exit 0 when nothing is found; exit 1 with one line per kind of personal data found (how
+    many tokens, a masked example and where it sits); exit 2 when the file is missing or not
+    JSON. `calibrate` and `grader package` run the same audit and refuse a failing file.
+    """
+    from rftlab.privacy.audit import audit_cmd as run_audit
+
+    run_audit(bundle)
+
+
 def register(groups: dict) -> None:
     groups["app"].command("calibrate")(cli_errors(calibrate_cmd))
     groups["grader"].command("check")(cli_errors(check_cmd))
+    groups["grader"].command("audit")(cli_errors(audit_cmd))

@@ -95,6 +95,9 @@ def package(grader_path: str | os.PathLike, out: str | os.PathLike, *, fmt: str 
         raise InputError(f"--format must be image or zip, not {fmt!r}")
     grader_path = Path(grader_path)
     grader = load_grader(grader_path)
+    from rftlab.privacy.audit import require_clean
+
+    require_clean(grader_path, "package it for Lambda")  # the image ships the bundle: no personal data in it
     bundle = deployment.image_bundle(grader_path)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

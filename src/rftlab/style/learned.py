@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -43,8 +43,12 @@ def fit_learned(
     cap: int = VOCAB_CAP,
     keep: int = KEEP,
     c_reg: float = REGULARISATION_C,
+    exclude: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
-    """The `learned` profile block: per family {key: weight * idf} (the key's whole contribution)."""
+    """The `learned` profile block: per family {key: weight * idf} (the key's whole contribution).
+
+    Keys in `exclude` (family -> keys: personal data, rare digit tokens) are neither fitted nor stored.
+    """
     import numpy as np
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
@@ -55,7 +59,9 @@ def fit_learned(
     for f in docs:
         for fam in LEARNED_FAMILIES:
             df.update((fam, k) for k in _counts(f, fam))
-    vocab = sorted((fk for fk, d in df.items() if d >= min_df), key=lambda fk: (-df[fk], fk))[:cap]
+    skip = exclude or {}
+    vocab = sorted((fk for fk, d in df.items() if d >= min_df and fk[1] not in skip.get(fk[0], ())),
+                   key=lambda fk: (-df[fk], fk))[:cap]
     vocab.sort()
     index = {fk: j for j, fk in enumerate(vocab)}
     idf = np.array([math.log((1 + n) / (1 + df[fk])) + 1.0 for fk in vocab])

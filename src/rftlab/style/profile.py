@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rftlab.errors import InputError
@@ -60,9 +60,9 @@ def _sum_counts(feats: Iterable[dict], family: str) -> Counter:
     return total
 
 
-def _family(target: Counter, background: Counter, cap: int, min_count: int) -> dict[str, Any]:
+def _family(target: Counter, background: Counter, cap: int, min_count: int, blocked: set[str]) -> dict[str, Any]:
     both = target + background
-    keep = sorted((k for k, c in both.items() if c >= min_count), key=lambda k: (-both[k], k))[:cap]
+    keep = sorted((k for k, c in both.items() if c >= min_count and k not in blocked), key=lambda k: (-both[k], k))[:cap]
     return {
         "target": {k: target[k] for k in keep if target[k]},
         "background": {k: background[k] for k in keep if background[k]},
@@ -104,6 +104,48 @@ def _endings(texts: Iterable[str]) -> Counter:
     return out
 
 
+def _private_keys(
+    sums: Mapping[str, Counter],
+    target_feats: Sequence[dict],
+    background_feats: Sequence[dict],
+    author: str,
+    background_users: Sequence[str] | None,
+    min_users: int,
+) -> dict[str, set[str]]:
+    """Keys per family the profile must not keep (docs/privacy.md): any key in which the detectors
+    find personal data, and keys carrying a digit or @ that fewer than `min_users` distinct users
+    wrote. Family "tail" holds the sentence-ending tails behind favorite_endings."""
+    from rftlab.privacy.tokens import has_payload, personal
+
+    blocked: dict[str, set[str]] = defaultdict(set)
+    for fam, counts in sums.items():
+        blocked[fam].update(k for k in counts if personal(k))
+    if min_users <= 1:
+        return blocked
+    if background_users is None or len(background_users) != len(background_feats):
+        raise ValueError("min_users > 1 needs the user of every background message")
+    owners: dict[tuple[str, str], set[str]] = defaultdict(set)
+    rows = [*((author, f) for f in target_feats), *zip(background_users, background_feats)]
+    for user, f in rows:
+        if not has_payload(f["text"]):
+            continue  # every key comes from the text: nothing here carries a payload
+        for fam in COUNT_FAMILIES:
+            for k in f[fam]:
+                if has_payload(k):
+                    owners[(fam, k)].add(user)
+        for k in _endings([f["text"]]):
+            if has_payload(k):
+                owners[("tail", k)].add(user)
+    for (fam, k), users in owners.items():
+        if len(users) < min_users:
+            blocked[fam].add(k)
+    return blocked
+
+
+def _without(counts: Counter, blocked: set[str]) -> Counter:
+    return Counter({k: c for k, c in counts.items() if k not in blocked}) if blocked else counts
+
+
 def build_profile_from_features(
     target_feats: Sequence[dict],
     background_feats: Sequence[dict],
@@ -111,49 +153,63 @@ def build_profile_from_features(
     author: str = "target",
     top_vocab: int = 50,
     min_count: int = 2,
+    min_users: int = 1,
+    background_users: Sequence[str] | None = None,
     meta: dict | None = None,
 ) -> dict[str, Any]:
-    """The profile from cached `extract()` outputs of the target's and the background's texts."""
+    """The profile from cached `extract()` outputs of the target's and the background's texts.
+
+    Keys in which the detectors find personal data are never kept; with `min_users` > 1 (and
+    `background_users`, the user of each background message) neither are keys carrying a digit
+    or @ that fewer than `min_users` distinct users wrote (docs/privacy.md).
+    """
     if not target_feats:
         raise InputError(f"no messages by author {author!r}: cannot build a style profile")
     if not background_feats:
         raise InputError("no background messages (other users): the profile needs a contrast")
-    families = {}
-    for fam in COUNT_FAMILIES:
-        t, b = _sum_counts(target_feats, fam), _sum_counts(background_feats, fam)
-        families[fam] = _family(t, b, FAMILY_CAPS[fam], min_count)
-    vt, vb = _sum_counts(target_feats, "vocab"), _sum_counts(background_feats, "vocab")
+    sums = {fam: (_sum_counts(target_feats, fam), _sum_counts(background_feats, fam)) for fam in COUNT_FAMILIES}
     et = _endings(f["text"] for f in target_feats)
     eb = _endings(f["text"] for f in background_feats)
+    blocked = _private_keys({**{fam: t + b for fam, (t, b) in sums.items()}, "tail": et + eb},
+                            target_feats, background_feats, author, background_users, min_users)
+    families = {fam: _family(t, b, FAMILY_CAPS[fam], min_count, blocked[fam]) for fam, (t, b) in sums.items()}
+    vt, vb = _without(sums["vocab"][0], blocked["vocab"]), _without(sums["vocab"][1], blocked["vocab"])
+    et, eb = _without(et, blocked["tail"]), _without(eb, blocked["tail"])
     return {
         "schema_version": SCHEMA_VERSION,
         "author": author,
         "counts": {"target_messages": len(target_feats), "background_messages": len(background_feats)},
         "families": families,
-        "learned": fit_learned(target_feats, background_feats, min_df=min_count),
+        "learned": fit_learned(target_feats, background_feats, min_df=min_count, exclude=blocked),
         "length": {"target": _length_stats(target_feats), "background": _length_stats(background_feats)},
         "top_vocab": _top_vocab(vt, top_vocab),
         "favorite_words": _favourites(vt, vb, top_vocab, min_count),
         "favorite_endings": _favourites(et, eb, 10, min_count),
-        "settings": {"top_vocab": top_vocab, "min_count": min_count, "caps": dict(FAMILY_CAPS)},
+        "settings": {"top_vocab": top_vocab, "min_count": min_count, "min_users": min_users,
+                     "caps": dict(FAMILY_CAPS)},
         "meta": dict(meta or {}),
     }
 
 
 def build_profile(
-    messages: Sequence[dict], author: str, *, top_vocab: int = 50, min_count: int = 2, meta: dict | None = None
+    messages: Sequence[dict], author: str, *, top_vocab: int = 50, min_count: int = 2, min_users: int = 1,
+    meta: dict | None = None,
 ) -> dict[str, Any]:
     """Profile of `author` against every other user in `messages` (dicts with `user`, `text`)."""
-    target, background = [], []
+    target, background, background_users = [], [], []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or "user" not in m or "text" not in m:
             raise InputError(f"message {i}: needs 'user' and 'text'")
-        (target if str(m["user"]) == author else background).append(extract(m["text"]))
-    users = {str(m["user"]) for m in messages if str(m["user"]) != author}
+        if str(m["user"]) == author:
+            target.append(extract(m["text"]))
+        else:
+            background.append(extract(m["text"]))
+            background_users.append(str(m["user"]))
     profile = build_profile_from_features(
-        target, background, author=author, top_vocab=top_vocab, min_count=min_count, meta=meta
+        target, background, author=author, top_vocab=top_vocab, min_count=min_count, min_users=min_users,
+        background_users=background_users, meta=meta,
     )
-    profile["counts"]["background_users"] = len(users)
+    profile["counts"]["background_users"] = len(set(background_users))
     return profile
 
 

@@ -4,6 +4,8 @@ Every stage opens one run through `stage_run`: the experiment comes from params,
 kind goes into the `rftlab.kind` tag, and the run records the git commit (plus the diff
 when the tree is dirty) and the DVC digests of its inputs. A run that raises ends
 FAILED (KILLED on Ctrl-C) so `mlflow ui` never shows an orphan RUNNING row.
+Everything logged through here (the diff, params, tags, dicts, texts) passes through
+rftlab.privacy.redact first: credentials and secret-looking values never leave the process.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from rftlab.config import load_params, project_root
 from rftlab.io import path_md5
+from rftlab.privacy.redact import redact_obj, redact_params, redact_text
 from rftlab.tracking.store import ensure_experiment, tracking_uri
 
 log = logging.getLogger(__name__)
@@ -142,8 +145,8 @@ def stage_run(
             all_tags.update({"rftlab.git_commit": git["commit"], "rftlab.git_dirty": str(git["dirty"]).lower()})
             all_tags.setdefault("mlflow.source.git.commit", git["commit"])
             if git["diff"]:
-                mlflow.log_text(git["diff"], "git/diff.patch")
-        mlflow.set_tags(all_tags)
+                mlflow.log_text(redact_text(git["diff"]), "git/diff.patch")
+        mlflow.set_tags(redact_params(all_tags))
         if params:
             log_params(params)
         yield run
@@ -171,7 +174,7 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def log_params(params: Mapping[str, Any]) -> None:
     mlflow = _mlflow()
-    flat = {k: ("" if v is None else str(v))[:6000] for k, v in flatten(params).items()}
+    flat = {k: ("" if v is None else str(v))[:6000] for k, v in redact_params(flatten(params)).items()}
     items = list(flat.items())
     for i in range(0, len(items), 100):
         mlflow.log_params(dict(items[i : i + 100]))
@@ -184,7 +187,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
-    _mlflow().set_tags({k: str(v) for k, v in tags.items()})
+    _mlflow().set_tags(redact_params({k: str(v) for k, v in tags.items()}))
 
 
 def log_artifact(path: str | os.PathLike, artifact_path: str | None = None) -> None:
@@ -192,11 +195,11 @@ def log_artifact(path: str | os.PathLike, artifact_path: str | None = None) -> N
 
 
 def log_dict(obj: Any, artifact_file: str) -> None:
-    _mlflow().log_dict(obj, artifact_file)
+    _mlflow().log_dict(redact_obj(obj), artifact_file)
 
 
 def log_text(text: str, artifact_file: str) -> None:
-    _mlflow().log_text(text, artifact_file)
+    _mlflow().log_text(redact_text(text), artifact_file)
 
 
 def log_figure(fig: Any, artifact_file: str) -> None:
