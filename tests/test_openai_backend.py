@@ -226,3 +226,32 @@ def test_retry_after_a_failure_launches_the_next_attempt_with_its_own_files(ow_p
     assert (first.status, second.status) == ("failed", "succeeded")
     names = [s.state.files[j.body["training_file"]]["filename"] for j in (first, second)]
     assert names[0].endswith("-train.jsonl") and names[1].endswith("-a1-train.jsonl")
+
+
+def test_a_nova_job_and_an_open_weight_job_are_comparable_rows(ow_project, tmp_path):
+    """Same prompts and grader: one table with base_model and the shared hp names as columns."""
+    import types
+
+    from rftlab.evaluate.compare import columns, job_row, load_rows
+    from rftlab.jobs.bedrock import sync
+    from rftlab.jobs.state import JobState, StateStore
+
+    assert _rft().exit_code == 0
+    (ow,) = ow_project["standin"].state.jobs.values()
+    arn = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-2-lite-v1:0:256k/cmp123456789"
+    nova = JobState(job_id=arn, spec_hash="n" * 64, backend="bedrock", status="Completed", details={
+        "job_name": "rftlab-rft-cmp", "base_model": "amazon.nova-2-lite-v1:0:256k",
+        "grader_version": ow_project["grader_version"], "request": {"trainingDataConfig": {"s3Uri": "s3://b/t"}},
+        "hyperparameters": {"epochCount": 1, "batchSize": 32, "learningRate": 5e-5}})
+    backend = types.SimpleNamespace(store=StateStore(tmp_path / "jobs"),
+                                    metric_sources=lambda s: {"train": [(1, {"train/reward_mean": 0.3})]})
+    sync.record(backend, nova)
+    table = [r for r in load_rows() if r["job"] in (arn, ow.id)]
+    assert {r["backend"] for r in table} == {"bedrock", "openai"}
+    assert {r["grader_version"] for r in table} == {ow_project["grader_version"]}
+    cols = columns(table)
+    assert "base_model" in cols and "hp.batchSize" in cols
+    assert {r["params"]["base_model"] for r in table} == {"amazon.nova-2-lite-v1:0:256k", "openai.gpt-oss-20b"}
+    for r in table:
+        assert tracking.metric_history(r["run_id"], "train/reward_mean")
+    assert job_row(_run(ow.id))["backend"] == "openai"
