@@ -51,11 +51,12 @@ def backend_for(tmp_path, monkeypatch):
     servers = []
     monkeypatch.setenv("RFTLAB_TEST_KEY", "k")
 
-    def make(answers):
+    def make(answers, **rft_extra):
         server = Scripted(answers)
         servers.append(server)
         rft = parse_params({"rft": {"backend": "openai", "openai": {"endpoint": server.url,
-                                                                     "api_key_env": "RFTLAB_TEST_KEY"}}}).rft
+                                                                     "api_key_env": "RFTLAB_TEST_KEY"},
+                                    **rft_extra}}).rft
         b = OpenAIBackend(rft, store=StateStore(tmp_path / "jobs"), echo=lambda m: None, track=False,
                           clock=lambda: 1771440000 + 600)
         state = b.store.save(JobState(job_id=JOB, spec_hash="h" * 64, backend="openai"))
@@ -170,3 +171,13 @@ def test_an_id_neither_api_takes_is_refused_naming_the_ids_per_api(tmp_path):
     for model in ("amazon.nova-2-lite-v1:0:256k", "openai.gpt-oss-20b", "qwen.qwen3-32b-v1:0"):
         assert model in msg
     assert "\n" not in msg
+
+
+def test_a_running_job_over_budget_is_cancelled(backend_for):
+    """$61/hour (rft.prices) x 10 minutes is about $10: above a $5 budget, so the job is cancelled."""
+    b, state, server = backend_for({("GET", f"/v1/fine_tuning/jobs/{JOB}"): (200, _job("running")),
+                                    ("POST", f"/v1/fine_tuning/jobs/{JOB}/cancel"): (200, _job("running"))},
+                                   budget_usd=5.0)
+    got = b.status(state)
+    assert ("POST", f"/v1/fine_tuning/jobs/{JOB}/cancel") in [(m, p) for m, p, _ in server.requests]
+    assert got.status == "Stopping" and got.details["stopped_for_budget"] and got.cost_usd > 5.0
