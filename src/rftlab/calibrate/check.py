@@ -120,7 +120,7 @@ def grader_check(
     feats = cached_features(messages_path, [m["text"] for m in messages], grader_path.parent / ".cache")
     settings = grader.profile.get("settings", {})
     data = prepare(messages, feats, author, k=folds, seed=seed,
-                   profile_kwargs={k: settings[k] for k in ("top_vocab", "min_count") if k in settings})
+                   profile_kwargs={k: settings[k] for k in ("top_vocab", "min_count", "min_users") if k in settings})
     weights = dict(grader.weights)
     ev = Objective(data, gaming_penalty=0.0)(weights)
     s, g = Objective(data).scores(weights)

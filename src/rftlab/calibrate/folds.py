@@ -45,7 +45,9 @@ def profile_from_features(
 
     target = [f for f, u in zip(features, users) if u == author]
     background = [f for f, u in zip(features, users) if u != author]
-    return build_profile_from_features(target, background, author=author, **kwargs)
+    background_users = [u for u in users if u != author]  # for profile.min_users (docs/privacy.md)
+    return build_profile_from_features(target, background, author=author, background_users=background_users,
+                                       **kwargs)
 
 
 def component_names(sample: dict[str, float]) -> list[str]:

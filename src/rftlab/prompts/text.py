@@ -25,8 +25,6 @@ BYTES_PER_TOKEN = 4   # a long run without spaces
 _SPACE = re.compile(r"\s+")
 
 # Raw personal data the ingest scrubber should have replaced with a marker.
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[ -]?)?\(?0?\d{1,4}\)?[ -]\d{2,4}[ -]\d{3,4}(?![\w.])|(?<!\d)0[789]0\d{8}(?!\d)")
 
 
 def estimate_tokens(text: str) -> int:
@@ -46,25 +44,12 @@ def normalize(text: str) -> str:
 
 
 def pii_found(text: str) -> str | None:
-    """Kind of the first raw PII left in `text` ('email', 'phone', 'secret'), else None.
+    """Kind of the first personal datum or secret left in `text` (e.g. 'email', 'phone', 'card'),
+    else None: the same detectors as ingest (rftlab.privacy, docs/privacy.md)."""
+    from rftlab.privacy.scrub import scrub
 
-    Checks the ingest scrubber's own patterns (anything it would still replace) and a
-    second, independent pair of e-mail/phone patterns on the NFKC form.
-    """
-    try:
-        from rftlab.slack.pii import scrub
-    except ImportError:  # the scrubber is optional for hand-made message files
-        scrub = None
-    if scrub is not None:
-        _, counts = scrub(text)
-        if counts:
-            return sorted(counts)[0]
-    flat = unicodedata.normalize("NFKC", text)
-    if _EMAIL.search(flat):
-        return "email"
-    if _PHONE.search(flat):
-        return "phone"
-    return None
+    _, counts = scrub(text)
+    return sorted(counts)[0] if counts else None
 
 
 # Flags an ingest may set on a message whose PII it detected but could not clean.

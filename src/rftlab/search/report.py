@@ -118,7 +118,8 @@ def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, An
                                                                          TrialState.FAIL, TrialState.RUNNING)}
     figures: dict[str, Any] = {"trials_" + k: v for k, v in count.items()}
     figures.update(spent_usd=book.spent_usd, committed_usd=book.committed_usd,
-                   training_min=round(sum(float(t.user_attrs.get("duration_min") or 0) for t in trials), 3))
+                   training_min=round(sum(float(t.user_attrs.get("duration_min") or 0) for t in trials), 3),
+                   training_steps=sum(int(t.user_attrs.get("steps") or 0) for t in trials))
     best = write_best(folder / "best.yaml", backend, study)
     tracking.log_metrics({k: float(v) for k, v in figures.items()})
     if best is not None:

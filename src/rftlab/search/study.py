@@ -8,6 +8,7 @@ Storage: `search.storage` (any Optuna RDB URL: sqlite file or PostgreSQL) or, by
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,11 @@ def make_pruner(cfg: Any) -> Any:
     return optuna.pruners.NopPruner()
 
 
+def _race(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(w in text for w in ("integrity", "unique", "already exists", "duplicate", "locked"))
+
+
 def open_study(storage: str, name: str, cfg: Any, *, space: list[str]) -> Any:
     """Create or load the study (maximize); refuse a study that searched other names."""
     import optuna
@@ -57,10 +63,17 @@ def open_study(storage: str, name: str, cfg: Any, *, space: list[str]) -> Any:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if storage.startswith("sqlite:///"):
         Path(storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        rdb = optuna.storages.RDBStorage(storage, engine_kwargs=_engine_kwargs(storage))
-    except Exception as exc:  # bad URL, driver missing, server down: one readable line
-        raise ConfigError(f"search.storage {redact(storage)}: cannot open Optuna storage ({exc})") from None
+    rdb = None
+    for attempt in range(5):
+        try:
+            rdb = optuna.storages.RDBStorage(storage, engine_kwargs=_engine_kwargs(storage))
+            break
+        except Exception as exc:  # bad URL, driver missing, server down: one readable line
+            # Two workers opening a fresh database race on Optuna's CREATE TABLE / version row: the
+            # loser sees an integrity error and succeeds on the next try, once the tables exist.
+            if attempt == 4 or not _race(exc):
+                raise ConfigError(f"search.storage {redact(storage)}: cannot open Optuna storage ({exc})") from None
+            time.sleep(0.5 * (attempt + 1))
     _fast_sqlite(rdb, storage)
     study = optuna.create_study(storage=rdb, study_name=name, direction="maximize", load_if_exists=True,
                                 pruner=make_pruner(cfg))

@@ -210,8 +210,9 @@ def tell(ctx: Context, frozen: Any, trial: Any, backend: Any, state: JobState,
 
     TS = optuna.trial.TrialState
     cost_usd = float(backend.cost(state) or 0.0)
+    steps = int(state.details.get("step") or (curve[-1][0] if curve else 0))
     for key, value in (("job_id", state.job_id), ("run_id", state.run_id), ("status", state.status),
-                       ("cost_usd", cost_usd), ("duration_min", float(state.duration_min or 0.0))):
+                       ("cost_usd", cost_usd), ("duration_min", float(state.duration_min or 0.0)), ("steps", steps)):
         trial.set_user_attr(key, value)
     value = objective(ctx.cfg, curve, cost_usd)
     pruned = frozen.user_attrs.get("prune_requested")

@@ -26,7 +26,7 @@ from rftlab.errors import InputError
 from rftlab.io import atomic_open, write_json
 from rftlab.slack.export import Conversation, SlackExport, bot_user_ids, user_names
 from rftlab.slack.normalize import Normalizer, blocks_markup
-from rftlab.slack.pii import KINDS, scrub
+from rftlab.privacy.scrub import KINDS, scrub
 from rftlab.slack.records import ExportRecords
 
 KEEP_SUBTYPES = {None, "", "thread_broadcast", "reply_broadcast", "me_message", "file_share"}
