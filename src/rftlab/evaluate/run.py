@@ -120,6 +120,10 @@ def make_generators(job: dict, params: Params) -> tuple[Generator, Generator]:
         region = params.rft.bedrock.region
         base = params.evaluate.bedrock_base_model_id or job["base_model"]
         return BedrockGenerator(base, region, name="base"), BedrockGenerator(arn, region, name="tuned")
+    if job["backend"] == "openai":  # open-weight models: chat completions on the OpenAI-compatible endpoint
+        from rftlab.jobs.openai.inference import generators
+
+        return generators(job, params.rft)
     raise InputError(f"job {job['job_id']}: unknown backend {job['backend']!r}")
 
 
