@@ -32,7 +32,8 @@ def _cell(text: Any, width: int = 80) -> str:
 def render(job: dict, result: dict, table: dict[str, list], images: list[Path], report: Path, *, examples: int = 8) -> str:
     rel = lambda p: Path(os.path.relpath(Path(p).absolute(), report.absolute().parent)).as_posix()  # noqa: E731
     out = [f"# Evaluation of {job['job_id']}", "",
-           f"Backend `{job['backend']}`, MLflow run `{job['run_id']}`, grader `{job.get('grader_version') or '?'}`.", "",
+           f"Backend `{job['backend']}`, grader `{job.get('grader_version') or '?'}`; in MLflow the `evaluation` run "
+           f"nested under the run tagged `rftlab.job_id = {job['job_id']}`.", "",
            "| metric | value |", "|---|---|"]
     out += [f"| {label} | {_fmt(result.get(key))} |" for label, key in HEADLINE if result.get(key) is not None]
     comps = sorted({k.split("/", 2)[2] for k in result if k.startswith(("eval/base/", "eval/tuned/"))})

@@ -1,10 +1,9 @@
 """The `evaluate` stage: base vs tuned on the held-out prompts, scored by the job's own grader.
 
-Results go INTO THE JOB'S OWN MLflow RUN (resumed by the run id in data/rft/job.json), so
-one row per job in `mlflow ui` and `rftlab compare` carries its training and its
-evaluation; there is deliberately no separate `evaluation` run to join back. Evaluation
-settings are recorded as `rftlab.eval.*` tags and an `evaluate/params.json` artifact (not
-params: MLflow params are immutable and a re-evaluation with other settings must not fail).
+Each evaluation is its own MLflow run (kind `evaluation`) nested under the job's run, and
+re-evaluating replaces it (rftlab.evaluate.record). The DVC outputs (metrics, report, plots) are
+a function of the stage's inputs alone: no run id, no timing (a local job's inference cost is
+wall time, so it goes to MLflow only), and the reward curve comes from the job record.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ from rftlab.evaluate.generate import BedrockGenerator, Completion, Generator, Lo
 
 log = logging.getLogger(__name__)
 
-JOB_FIELDS = ("job_id", "backend", "status", "run_id", "base_model", "model_id", "grader_path")
-EVALUATED = "rftlab.evaluated"
+JOB_FIELDS = ("job_id", "backend", "status", "base_model", "model_id", "grader_path")
 
 
 def read_job(path: str | Path) -> dict:
@@ -200,13 +198,12 @@ def evaluate(
     judge: Any = None,
 ) -> dict[str, Any]:
     """Run the stage; returns the metrics written to MLflow and `metrics_path`."""
-    from rftlab import tracking
-    from rftlab.evaluate import plots
+    from rftlab.evaluate import plots, record
     from rftlab.io import file_md5, write_json
 
     cfg = params.evaluate
     job = with_deployment(read_job(job_path), deployment_path)
-    tracking.get_run(job["run_id"])  # fail before generating if the run is gone
+    reward = record.reward_curves(job, job_path)  # before generating: a record that cannot be linked fails fast
     prompts = read_prompts(val_path, cfg.max_prompts)
     grader = grader if grader is not None else load_job_grader(job)
     base_gen, tuned_gen = generators or make_generators(job, params)
@@ -231,39 +228,33 @@ def evaluate(
     result: dict[str, Any] = M.summarize(base_scores, tuned_scores, bootstrap=cfg.bootstrap, seed=cfg.seed)
     pr = params.rft.prices
     prices = {"in": pr.inference_usd_per_1k_input_tokens, "out": pr.inference_usd_per_1k_output_tokens}
+    by_tokens = job["backend"] == "bedrock"
     for side in ("base", "tuned"):
-        result.update(_side(graded[side], side, prices if job["backend"] == "bedrock" else None,
-                            hours[side], params.rft.local.hourly_usd))
+        result.update(_side(graded[side], side, prices if by_tokens else None, hours[side], params.rft.local.hourly_usd))
     result["eval/inference_cost_usd"] = result["eval/base_cost_usd"] + result["eval/tuned_cost_usd"]
     result["eval/tokens_total"] = sum(result[f"eval/{s}_{k}_tokens"] for s in ("base", "tuned") for k in ("prompt", "completion"))
+    # wall-time costs (local backend) go to MLflow only: DVC outputs must not change with the machine's load
+    timed = set() if by_tokens else {"eval/base_cost_usd", "eval/tuned_cost_usd", "eval/inference_cost_usd"}
+    stable = {k: v for k, v in result.items() if v is not None and k not in timed}
 
-    reward = {k: tracking.metric_history(job["run_id"], k) for k in ("train/reward_mean", "val/reward_mean")}
     hist = plots.score_histogram([x for s in base_scores for x in s], [x for s in tuned_scores for x in s],
                                  title=f"{job['job_id']}: sample scores")
     curve = plots.reward_curves({k: v for k, v in reward.items() if v}, title=f"{job['job_id']}: reward")
     eval_params = {**cfg.model_dump(mode="json"), "val_path": str(val_path), "val_md5": file_md5(val_path)}
     table = side_by_side(prompts, graded["base"], graded["tuned"])
-    with tracking.resume_run(job["run_id"]):
-        tracking.log_metrics({k: v for k, v in result.items() if v is not None})
-        tracking.set_tags({EVALUATED: "true", "rftlab.eval.val_md5": eval_params["val_md5"],
-                           "rftlab.eval.grader_version": getattr(grader, "version", ""),
-                           "rftlab.eval.judge": str(judge is not None).lower()})
-        tracking.log_dict(eval_params, "evaluate/params.json")
-        tracking.log_table(table, "evaluate/side_by_side.json")
-        tracking.log_dict({"base": graded["base"], "tuned": graded["tuned"]}, "evaluate/samples.json")
-        tracking.log_figure(hist, "evaluate/score_hist.png")
-        tracking.log_figure(curve, "evaluate/reward_curve.png")
+    run_id = record.log_evaluation(job, job_path, result, eval_params, grader=grader, judge=judge, table=table,
+                                   graded=graded, figures={"score_hist": hist, "reward_curve": curve})
 
     plots_dir = Path(plots_dir)
     images = [plots.save(hist, plots_dir / "score_hist.png"), plots.save(curve, plots_dir / "reward_curve.png")]
     _write_per_prompt(plots_dir / "per_prompt.csv", prompts, base_scores, tuned_scores)
-    out = {**{k: v for k, v in result.items() if v is not None}, "job_id": job["job_id"], "run_id": job["run_id"]}
+    out = {**stable, "job_id": job["job_id"]}
     if report_path:
         from rftlab.evaluate import report
 
-        report.write(report_path, job, result, table, images)
+        report.write(report_path, job, stable, table, images)
     write_json(metrics_path, out)
-    return out
+    return {**out, **{k: v for k, v in result.items() if v is not None}, "run_id": run_id}
 
 
 def _write_per_prompt(path: Path, prompts: list[dict], base: list[list[float]], tuned: list[list[float]]) -> None:

@@ -21,8 +21,8 @@ from typing import Any
 from rftlab.errors import ConfigError, InputError
 
 KEEP = "keep"
-# The stage runs `dvc repro` logs under the project run (the evaluate stage adds eval/* metrics and
-# artifacts to the rft-job run it evaluates: it opens no run of its own).
+# The stage runs `dvc repro` logs under the project run (the evaluate stage's `evaluation` run is nested
+# under the rft-job run it evaluates, which carries the latest evaluation's headline eval/* numbers).
 PIPELINE_KINDS = ("ingest", "profile", "calibration", "grader-check", "prompts", "base-model", "rft-job")
 EVAL_METRIC = "eval/tuned_mean"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.config import load_params
-from rftlab.tracking.runs import KIND, KINDS, _mlflow, flatten, tracking_uri
+from rftlab.tracking.runs import KIND, KINDS, _mlflow, flatten, process_tags, tracking_uri
+from rftlab.tracking.store import open_store
 
 
 def get_run(run_id: str) -> Any:
@@ -19,11 +20,22 @@ def get_run(run_id: str) -> Any:
 
     from rftlab.errors import InputError
 
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     try:
         return _mlflow().MlflowClient().get_run(run_id)
     except MlflowException:
         raise InputError(f"MLflow run {run_id!r} not found in {tracking_uri()}") from None
+
+
+def run_exists(run_id: str) -> bool:
+    """Is `run_id` a (not deleted) run of the current store?"""
+    from mlflow.exceptions import MlflowException
+
+    open_store()
+    try:
+        return _mlflow().MlflowClient().get_run(run_id).info.lifecycle_stage == "active"
+    except MlflowException:
+        return False
 
 
 @contextlib.contextmanager
@@ -55,7 +67,7 @@ def resume_run(run_id: str) -> Iterator[Any]:
 
 def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
     """(step, value) pairs of one metric of a run, in step order."""
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     hist = _mlflow().MlflowClient().get_metric_history(run_id, key)
     return sorted((int(m.step), float(m.value)) for m in hist)
 
@@ -65,7 +77,7 @@ def download_artifact(run_id: str, artifact_path: str, dst: str | os.PathLike) -
     from mlflow.exceptions import MlflowException
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     Path(dst).mkdir(parents=True, exist_ok=True)
     try:
         return Path(_mlflow().artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=str(dst)))
@@ -97,10 +109,11 @@ def log_child_run(
     if kind not in KINDS:
         raise ValueError(f"unknown run kind {kind!r}")
     mlflow = _mlflow()
-    mlflow.set_tracking_uri(tracking_uri())
+    open_store()
     client = mlflow.MlflowClient()
     parent = parent if parent is not None else client.get_run(parent_run_id)
-    all_tags = {KIND: kind, "mlflow.parentRunId": parent_run_id, **{k: str(v) for k, v in (tags or {}).items()}}
+    all_tags = {KIND: kind, "mlflow.parentRunId": parent_run_id, **{k: str(v) for k, v in (tags or {}).items()},
+                **process_tags()}
     for key in ("rftlab.git_commit", "mlflow.source.git.commit"):
         if key in parent.data.tags:
             all_tags.setdefault(key, parent.data.tags[key])
@@ -121,7 +134,7 @@ def runs_of_kind(kind: str, *, experiment: str | None = None) -> list[Any]:
     from rftlab.errors import InputError
 
     mlflow = _mlflow()
-    mlflow.set_tracking_uri(tracking_uri())
+    open_store()
     name = experiment or load_params().tracking.experiment
     exp = mlflow.MlflowClient().get_experiment_by_name(name)
     if exp is None:
@@ -136,13 +149,44 @@ def runs_of_kind(kind: str, *, experiment: str | None = None) -> list[Any]:
 
 def set_run_status(run_id: str, status: str) -> None:
     """Mark a closed run FINISHED/FAILED/KILLED (e.g. a synced Bedrock job that failed or was stopped)."""
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     _mlflow().MlflowClient().set_terminated(run_id, status=status)
 
 
 def tag_run(run_id: str, tags: dict[str, Any]) -> None:
     """Set tags on a run that is not the active one (e.g. a search tagging its trials' job runs)."""
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     client = _mlflow().MlflowClient()
     for key, value in tags.items():
         client.set_tag(run_id, key, "" if value is None else str(value)[:5000])
+
+
+def log_metrics_to(run_id: str, metrics: Mapping[str, float | None], step: int = 0) -> None:
+    """Log metrics to a run that is not the active one, without reopening it (its status and
+    end time stay: e.g. the latest evaluation's headline on a finished job run)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    open_store()
+    now = int(time.time() * 1000)
+    rows = [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if v is not None]
+    if rows:
+        _mlflow().MlflowClient().log_batch(run_id, metrics=rows)
+
+
+def metric_points(run_id: str) -> dict[str, dict[int, float]]:
+    """Metric key -> {step: value} already logged in a run (what a resumed writer must not log again)."""
+    open_store()
+    client = _mlflow().MlflowClient()
+    keys = client.get_run(run_id).data.metrics
+    return {key: {int(m.step): float(m.value) for m in client.get_metric_history(run_id, key)} for key in keys}
+
+
+def child_runs(parent_run_id: str, kind: str | None = None) -> list[Any]:
+    """Runs nested under `parent_run_id` (optionally of one kind), newest first."""
+    open_store()
+    run = _mlflow().MlflowClient().get_run(parent_run_id)
+    filt = f"tags.`mlflow.parentRunId` = '{parent_run_id}'" + (f" and tags.`{KIND}` = '{kind}'" if kind else "")
+    return _mlflow().search_runs(experiment_ids=[run.info.experiment_id], filter_string=filt,
+                                 order_by=["attributes.start_time DESC"], output_format="list")

@@ -3,14 +3,15 @@
 from collections.abc import Mapping
 from typing import Any
 
-from rftlab.tracking.runs import _mlflow, tracking_uri
+from rftlab.tracking.runs import _mlflow
+from rftlab.tracking.store import open_store
 
 
 def model_version_by_alias(name: str, alias: str) -> Any | None:
     """The registered model version behind `alias` (None when the model or alias is absent)."""
     from mlflow.exceptions import MlflowException
 
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     try:
         return _mlflow().MlflowClient().get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -18,7 +19,7 @@ def model_version_by_alias(name: str, alias: str) -> Any | None:
 
 
 def set_model_version_tags(name: str, version: str, tags: Mapping[str, Any]) -> None:
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     client = _mlflow().MlflowClient()
     for k, v in tags.items():
         client.set_model_version_tag(name, str(version), k, str(v))
@@ -62,14 +63,14 @@ def log_pyfunc_model(
 
 
 def set_model_alias(model_name: str, alias: str, version: str) -> None:
-    _mlflow().set_tracking_uri(tracking_uri())
+    open_store()
     _mlflow().MlflowClient().set_registered_model_alias(model_name, alias, str(version))
 
 
 def find_model_versions(model_name: str, tag: str, value: str) -> list[Any]:
     """Registered versions of `model_name` whose tag equals value (e.g. a grader version)."""
     mlflow = _mlflow()
-    mlflow.set_tracking_uri(tracking_uri())
+    open_store()
     safe = value.replace("'", "\\'")
     try:
         return list(mlflow.MlflowClient().search_model_versions(

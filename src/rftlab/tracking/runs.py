@@ -22,7 +22,8 @@ from typing import Any
 from rftlab.config import load_params, project_root
 from rftlab.io import path_md5
 from rftlab.privacy.redact import redact_obj, redact_params, redact_text
-from rftlab.tracking.store import ensure_experiment, tracking_uri
+from rftlab.locks import hostname, process_alive, process_token
+from rftlab.tracking.store import ensure_experiment, open_store, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ KIND = "rftlab.kind"
 GRADER_VERSION = "rftlab.grader_version"
 JOB_ID = "rftlab.job_id"
 BACKEND = "rftlab.backend"
+PID, HOST = "rftlab.pid", "rftlab.host"  # the process holding a RUNNING run (locks.process_token)
 KINDS = {
     "ingest", "sample", "profile", "calibration", "calibration-trial", "grader-check", "prompts",
-    "base-model", "rft-job", "evaluation", "search", "grader",
+    "base-model", "rft-job", "evaluation", "search", "grader", "preflight",
 }
 
 
@@ -48,28 +50,15 @@ def setup(experiment: str | None = None) -> str:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # store-migration chatter only with -v
         logging.getLogger("mlflow").setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(tracking_uri())
+    open_store()  # first-time schema setup under a file lock (store.py)
     name = experiment or load_params().tracking.experiment
     exp = mlflow.set_experiment(experiment_id=ensure_experiment(name))  # artifacts follow the store (store.py)
-    _sqlite_wal(mlflow.get_tracking_uri())
     return exp.experiment_id
 
 
-_WAL_DONE: set[str] = set()
-
-
-def _sqlite_wal(uri: str) -> None:
-    """Put a sqlite store in WAL mode once: parallel writers (trial logger, stages) stop blocking."""
-    if not uri.startswith("sqlite:///") or uri in _WAL_DONE:
-        return
-    import sqlite3
-
-    try:
-        with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=30)) as con:
-            con.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.Error as exc:  # a read-only or odd store still works without WAL
-        log.debug("could not enable WAL on %s: %s", uri, exc)
-    _WAL_DONE.add(uri)
+def process_tags() -> dict[str, str]:
+    """Which process holds a run open: a later start ends the run KILLED once this process is gone."""
+    return {PID: process_token(), HOST: hostname()}
 
 
 def _git(*args: str) -> str | None:
@@ -120,9 +109,13 @@ def stage_run(
     than writing into it, so stages cannot clash over immutable params.
     """
     mlflow = _mlflow()
-    setup(experiment)
+    exp_id = setup(experiment)
     if kind not in KINDS:
         raise ValueError(f"unknown run kind {kind!r}")
+    try:
+        close_orphans(experiment_id=exp_id)  # what a killed predecessor left RUNNING (any stage of this experiment)
+    except Exception as exc:  # the sweep must never stop a stage
+        log.debug("orphan sweep skipped: %s", exc)
     outer = os.environ.pop("MLFLOW_RUN_ID", None)
     if parent_run_id is None and outer and outer != run_id:
         parent_run_id = outer
@@ -139,7 +132,7 @@ def stage_run(
         raise
     status = "FAILED"
     try:
-        all_tags = {KIND: kind, **dep_tags(deps), **(tags or {})}
+        all_tags = {KIND: kind, **dep_tags(deps), **(tags or {}), **process_tags()}
         git = git_state()
         if git:
             all_tags.update({"rftlab.git_commit": git["commit"], "rftlab.git_dirty": str(git["dirty"]).lower()})
@@ -238,14 +231,39 @@ def find_runs(tag: str, value: str, *, experiment: str | None = None) -> list[An
     )
 
 
-def close_orphans(tag: str, value: str, status: str = "KILLED") -> int:
-    """End runs left RUNNING by a killed process (found by tag); returns how many."""
-    client = _mlflow().MlflowClient()
+def orphaned(run: Any) -> bool:
+    """A RUNNING run whose process is gone (runs from before process tags count as gone)."""
+    if run.info.status != "RUNNING":
+        return False
+    tags = run.data.tags
+    if PID not in tags:
+        return True
+    return process_alive(tags[PID], tags.get(HOST)) is False
+
+
+def close_orphans(tag: str | None = None, value: str | None = None, status: str = "KILLED", *,
+                  kind: str | None = None, experiment_id: str | None = None) -> int:
+    """End KILLED the runs left RUNNING by a process that is gone; returns how many.
+
+    With `tag`/`value`: the runs carrying that tag (a run from before process tags counts as
+    gone). Without: every RUNNING run of the experiment that names its process. A run still
+    held by a live process (another worker, another pipeline) or by another host is left alone.
+    """
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    if tag is not None:
+        runs = find_runs(tag, str(value))
+    else:
+        runs = mlflow.search_runs(experiment_ids=[experiment_id or setup()],
+                                  filter_string="attributes.status = 'RUNNING'", output_format="list")
+        runs = [r for r in runs if PID in r.data.tags]
     n = 0
-    for run in find_runs(tag, value):
-        if run.info.status == "RUNNING":
+    for run in runs:
+        if (kind is None or run.data.tags.get(KIND) == kind) and orphaned(run):
             client.set_terminated(run.info.run_id, status=status)
             n += 1
+    if n:
+        log.info("ended %d run(s) left RUNNING by a killed process", n)
     return n
 
 

@@ -8,6 +8,11 @@
   workspace under `<repo>/.dvc/tmp/exps/standalone/tmpXXXX/`, deleted afterwards. "The project root" is then
   the repository that owns the copy: its `mlflow.db` (or relative sqlite path) is used, never a
   second store inside the copy.
+- Opening a sqlite store for the first time in a process happens under an advisory lock on
+  `<file>-lock` beside the database (`open_store`): MLflow creates and migrates a new store's
+  schema without any lock of its own in its tracking store (mlflow/store/tracking/
+  sqlalchemy_store.py calls `_initialize_tables` directly), so two processes opening a fresh
+  store at once would both migrate it; under the lock the second one finds the tables made.
 - A new experiment in a sqlite store keeps its artifacts in `mlruns/<experiment>/` beside the
   database file (MLflow's own default is `./mlruns` of whichever working directory created the
   experiment). With a tracking server the server decides (`mlflow server
@@ -66,6 +71,45 @@ def tracking_uri() -> str:
         return env
     _, sep, query = env.partition("?")
     return f"{SQLITE}{(workspace_root() / db).resolve().as_posix()}{sep}{query}"
+
+
+_OPENED: set[str] = set()
+
+
+def open_store() -> str:
+    """Point MLflow at the project's store and make sure its schema exists; returns the URI.
+
+    The first open of a sqlite file in this process takes `<file>-lock`, turns on WAL (parallel
+    writers stop blocking each other) and lets MLflow create or migrate the tables; any other
+    process doing the same waits, then finds them made.
+    """
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    if uri in _OPENED:
+        return uri
+    db = sqlite_path(uri)
+    if db is not None:
+        from rftlab.locks import file_lock
+
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(db.with_name(db.name + "-lock")):
+            _sqlite_wal(db)
+            mlflow.MlflowClient(uri).search_experiments(max_results=1)  # creates/migrates the schema
+    _OPENED.add(uri)
+    return uri
+
+
+def _sqlite_wal(db: Path) -> None:
+    import contextlib
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=60)) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:  # a read-only or odd store still works without WAL
+        log.debug("could not enable WAL on %s: %s", db, exc)
 
 
 def artifact_root(uri: str) -> Path | None:
