@@ -19,6 +19,7 @@ from rftlab.errors import InputError
 from rftlab.jobs import cost
 from rftlab.jobs.bedrock import launch as bedrock_launch
 from rftlab.jobs.bedrock import metrics as bedrock_metrics
+from rftlab.jobs.remote import RemoteBackend
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState, StateStore, default_store, now_iso
 
@@ -32,7 +33,7 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class BedrockBackend:
+class BedrockBackend(RemoteBackend):
     """Backend protocol implementation for Amazon Bedrock RFT (params = the `rft` section)."""
 
     name = "bedrock"
@@ -170,38 +171,15 @@ class BedrockBackend:
         """State from GetModelCustomizationJob, saved (no side effects on the job)."""
         return self.store.save(self._apply(state, self.get_job(state.job_id)))
 
-    def status(self, state: JobState) -> JobState:
-        """Refresh, report failures, and enforce rft.budget_usd on running jobs."""
-        state = self.refresh(state)
-        if state.status == "Failed":
-            self.echo(f"job {state.job_id} failed: {state.failure_message or 'no failureMessage given'}")
-        if (state.status == "InProgress" and self.b.stop_on_budget and not state.details.get("stop_requested")
-                and cost.over_budget(state.cost_usd, self.rft.budget_usd)):
-            self.echo(f"estimated spend ${state.cost_usd:,.2f} (estimate) crossed rft.budget_usd "
-                      f"${self.rft.budget_usd:,.2f}: stopping {state.job_id}")
-            state = self.stop(state.update(details={**state.details, "stopped_for_budget": True}))
-        return state
+    @property
+    def settings(self) -> Any:
+        return self.b
 
-    def poll(self, state: JobState) -> JobState:
-        """One look: status (budget guard included) and new metrics into the job's MLflow run."""
-        return self._record(self.status(state))
+    def progress_line(self, state: JobState) -> str:
+        return progress_line(state)
 
-    def wait(self, state: JobState, progress: bool = True,
-             on_poll: Callable[[JobState], None] | None = None) -> JobState:
-        """Poll until the job ends: backoff x1.5 while nothing changes, back to poll_s on change."""
-        interval, last = self.b.poll_s, None
-        while True:
-            state = self._record(self.status(state))
-            if on_poll:
-                on_poll(state)
-            if progress:
-                self.echo(progress_line(state))
-            sig = (state.status, tuple(sorted(state.details.get("stages", {}).items())))
-            interval = self.b.poll_s if sig != last else min(interval * 1.5, self.b.poll_max_s)
-            last = sig
-            if state.done:
-                return state
-            self.sleep(interval)
+    def signature(self, state: JobState) -> Any:
+        return state.status, tuple(sorted(state.details.get("stages", {}).items()))
 
     def stop(self, state: JobState) -> JobState:
         if state.done:
@@ -219,11 +197,6 @@ class BedrockBackend:
     def metrics(self, state: JobState) -> list[tuple[int, dict[str, float]]]:
         return bedrock_metrics.merge(self.metric_sources(state))
 
-    def model_id(self, state: JobState) -> str | None:
-        return state.model_id
-
-    def cost(self, state: JobState) -> float:
-        return state.cost_usd
 
 
 def progress_line(state: JobState) -> str:

@@ -18,6 +18,7 @@ from rftlab.jobs import cost
 from rftlab.jobs.openai import events as ev
 from rftlab.jobs.openai import launch as ow_launch
 from rftlab.jobs.openai.api import Api
+from rftlab.jobs.remote import RemoteBackend
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState, StateStore, default_store, now_iso
 
@@ -28,9 +29,10 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class OpenAIBackend:
+class OpenAIBackend(RemoteBackend):
     """Backend protocol implementation for Bedrock's OpenAI-compatible fine-tuning API (params = `rft`)."""
 
+    stop_verb = "cancelling"
     name = NAME
 
     def __init__(self, params: Any, *, store: StateStore | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -115,34 +117,15 @@ class OpenAIBackend:
     def refresh(self, state: JobState) -> JobState:
         return self.store.save(self._apply(state, self.api(state).retrieve(state.job_id)))
 
-    def status(self, state: JobState) -> JobState:
-        """Refresh, report a failure, and enforce rft.budget_usd on a running job."""
-        state = self.refresh(state)
-        if state.status == "Failed":
-            self.echo(f"job {state.job_id} failed: {state.failure_message}")
-        if (state.status == "InProgress" and self.o.stop_on_budget and not state.details.get("stop_requested")
-                and cost.over_budget(state.cost_usd, self.rft.budget_usd)):
-            self.echo(f"estimated spend ${state.cost_usd:,.2f} (estimate) crossed rft.budget_usd "
-                      f"${self.rft.budget_usd:,.2f}: cancelling {state.job_id}")
-            state = self.stop(state.update(details={**state.details, "stopped_for_budget": True}))
-        return state
+    @property
+    def settings(self) -> Any:
+        return self.o
 
-    def wait(self, state: JobState, progress: bool = True,
-             on_poll: Callable[[JobState], None] | None = None) -> JobState:
-        """Poll until the job ends: backoff x1.5 while nothing changes, back to poll_s on a change."""
-        interval, last = self.o.poll_s, None
-        while True:
-            state = self._record(self.status(state))
-            if on_poll:
-                on_poll(state)
-            if progress:
-                self.echo(progress_line(state))
-            sig = (state.status, state.details.get("api_status"), state.details.get("step"))
-            interval = self.o.poll_s if sig != last else min(interval * 1.5, self.o.poll_max_s)
-            last = sig
-            if state.done:
-                return state
-            self.sleep(interval)
+    def progress_line(self, state: JobState) -> str:
+        return progress_line(state)
+
+    def signature(self, state: JobState) -> Any:
+        return state.status, state.details.get("api_status"), state.details.get("step")
 
     def stop(self, state: JobState) -> JobState:
         if state.done:
@@ -153,11 +136,6 @@ class OpenAIBackend:
     def metrics(self, state: JobState) -> list[tuple[int, dict[str, float]]]:
         return ev.metric_rows(self.api(state).events(state.job_id))
 
-    def model_id(self, state: JobState) -> str | None:
-        return state.model_id
-
-    def cost(self, state: JobState) -> float:
-        return state.cost_usd
 
     def _record(self, state: JobState) -> JobState:
         if not self.track:
