@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,36 +78,6 @@ def write_best(path: str | Path, backend: str, study: Any) -> dict[str, Any] | N
     return doc
 
 
-def save_plots(study: Any, folder: Path) -> list[Path]:
-    """History, parallel coordinates and importances (PNG) when the study has enough trials."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import optuna.visualization.matplotlib as ovm
-
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, fn in (("optimization_history.png", ovm.plot_optimization_history),
-                     ("parallel_coordinate.png", ovm.plot_parallel_coordinate),
-                     ("param_importances.png", ovm.plot_param_importances),
-                     ("intermediate_values.png", ovm.plot_intermediate_values)):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ax = fn(study)
-            fig = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
-            fig.set_size_inches(8, 5)
-            fig.tight_layout()
-            with atomic_path(folder / name) as tmp:
-                fig.savefig(tmp, format="png", dpi=90)
-            plt.close(fig)
-            out.append(folder / name)
-        except Exception as exc:  # one parameter (no importances), no completed trial, ...
-            log.info("search plot %s skipped: %s", name, exc)
-    return out
-
-
 def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, Any]:
     """Log the study's state into the active search run; returns the headline figures."""
     from optuna.trial import TrialState
@@ -130,6 +99,8 @@ def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, An
         tracking.set_tags({"rftlab.best_trial": figures["best_trial"],
                            **{f"best.{k}": v for k, v in study.best_trial.params.items()}})
         tracking.log_artifact(folder / "best.yaml", "search")
+    from rftlab.studies import save_plots
+
     for png in save_plots(study, folder):
         tracking.log_artifact(png, "search/plots")
     return figures
