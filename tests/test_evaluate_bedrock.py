@@ -87,10 +87,17 @@ class _Grader:
         return (0.9 if "ござる" in text else 0.3), {"ending": 1.0 if "ござる" in text else 0.0}
 
 
-def _bedrock_job(tmp_path, experiment, *, arn=ARN):
+def _bedrock_job(tmp_path, experiment, *, arn=ARN, monkeypatch=None):
+    """A Completed Bedrock job record and its rft-job run in `experiment` (params.yaml names it, as
+    in a project, so the evaluation finds the job's run by rftlab.job_id)."""
     import json
 
     from rftlab import tracking
+
+    if monkeypatch is not None:
+        params = tmp_path / "params.yaml"
+        params.write_text(f"tracking:\n  experiment: {experiment}\n", encoding="utf-8")
+        monkeypatch.setenv("RFTLAB_PARAMS", str(params))
 
     with tracking.stage_run("rft-job", run_name="br-1", experiment=experiment,
                             tags={tracking.JOB_ID: "br-1", tracking.BACKEND: "bedrock"}) as run:
@@ -98,6 +105,7 @@ def _bedrock_job(tmp_path, experiment, *, arn=ARN):
     job = tmp_path / "job.json"
     record = {"job_id": "br-1", "backend": "bedrock", "status": "Completed", "run_id": run.info.run_id,
               "base_model": "amazon.nova-2-lite-v1:0:256k", "model_id": "arn:aws:bedrock:us-east-1:1:custom-model/x",
+              "curves": {"train/reward_mean": [[1, 0.3], [2, 0.6]], "val/reward_mean": [[0, 0.3], [2, 0.5]]},
               "grader_path": "unused.json", "grader_version": _Grader.version}
     if arn:
         record["deployment_arn"] = arn
@@ -109,7 +117,7 @@ def _bedrock_job(tmp_path, experiment, *, arn=ARN):
     return job, val, run.info.run_id
 
 
-def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp_path):
+def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp_path, monkeypatch):
     import json
 
     from rftlab import tracking
@@ -118,7 +126,7 @@ def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp
 
     params = parse_params({"tracking": {"experiment": "eval-bedrock"},
                            "evaluate": {"samples_per_prompt": 1, "bootstrap": 100}})
-    job, val, run_id = _bedrock_job(tmp_path, "eval-bedrock")
+    job, val, run_id = _bedrock_job(tmp_path, "eval-bedrock", monkeypatch=monkeypatch)
     # the job's base model is the customization id; Converse gets the inference profile
     for model, text in [("us.amazon.nova-2-lite-v1:0", "はい"), ("us.amazon.nova-2-lite-v1:0", "見ます"),
                         (ARN, "承知でござる"), (ARN, "見るでござる")]:
@@ -137,24 +145,24 @@ def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp
     assert tracking.get_run(run_id).data.metrics["eval/inference_cost_usd"] == pytest.approx(want)
 
 
-def test_evaluate_bedrock_job_without_deployment_is_a_clear_error(tmp_path):
+def test_evaluate_bedrock_job_without_deployment_is_a_clear_error(tmp_path, monkeypatch):
     from rftlab.config import parse_params
     from rftlab.errors import InputError
     from rftlab.evaluate.run import evaluate
 
-    job, val, _ = _bedrock_job(tmp_path, "eval-bedrock-nodeploy", arn=None)
+    job, val, _ = _bedrock_job(tmp_path, "eval-bedrock-nodeploy", arn=None, monkeypatch=monkeypatch)
     with pytest.raises(InputError, match="deployment_arn"):
         evaluate(parse_params({}), job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
                  plots_dir=tmp_path / "p", grader=_Grader())
     assert not (tmp_path / "m.json").exists()
 
 
-def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path):
+def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path, monkeypatch):
     from rftlab.config import parse_params
     from rftlab.evaluate.run import evaluate
 
     params = parse_params({"evaluate": {"samples_per_prompt": 1, "bootstrap": 100, "judge": {"enabled": True}}})
-    job, val, _ = _bedrock_job(tmp_path, "eval-judge")
+    job, val, _ = _bedrock_job(tmp_path, "eval-judge", monkeypatch=monkeypatch)
     gen = {"modelId": "us.amazon.nova-2-lite-v1:0", "messages": ANY, "inferenceConfig": ANY}
     judge = {"modelId": params.evaluate.judge.model_id, "messages": ANY, "inferenceConfig": ANY}
     # base: generate 2, then judge 2 (one good, one garbage); tuned: generate 2, judge 2 (fenced, error)
@@ -174,7 +182,7 @@ def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path):
     assert out["eval/judge_base_failures"] == 1 and out["eval/judge_tuned_failures"] == 1
 
 
-def test_evaluate_reads_the_deploy_stages_record_and_refuses_another_jobs(converse_stub, tmp_path):
+def test_evaluate_reads_the_deploy_stages_record_and_refuses_another_jobs(converse_stub, tmp_path, monkeypatch):
     """The deployment ARN comes from the deploy stage's own output, never from a rewritten job.json."""
     import json
 
@@ -184,7 +192,7 @@ def test_evaluate_reads_the_deploy_stages_record_and_refuses_another_jobs(conver
 
     params = parse_params({"tracking": {"experiment": "eval-deploy-record"},
                            "evaluate": {"samples_per_prompt": 1, "bootstrap": 100}})
-    job, val, _ = _bedrock_job(tmp_path, "eval-deploy-record", arn=None)
+    job, val, _ = _bedrock_job(tmp_path, "eval-deploy-record", arn=None, monkeypatch=monkeypatch)
     dep = tmp_path / "deployment.json"
     dep.write_text(json.dumps({"job_id": "another-job", "backend": "bedrock", "deployment_arn": ARN}))
     with pytest.raises(InputError, match=r"deployment.json: the deployment record is not for job br-1"):
