@@ -19,7 +19,8 @@ def synth_messages(n: int = 150, seed: int = 1) -> list[dict]:
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    params = {"tracking": {"experiment": "test-check"}, "check": {"folds": 3, "min_auc": 0.8}}
+    # the red team has its own tests (test_calibrate_attack.py): these graders are style-only and saturated
+    params = {"tracking": {"experiment": "test-check"}, "check": {"folds": 3, "min_auc": 0.8, "attack": {"budget": 0}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     monkeypatch.setenv("RFTLAB_PARAMS", str(tmp_path / "params.yaml"))
     msgs = synth_messages()

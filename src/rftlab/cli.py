@@ -29,6 +29,7 @@ app.add_typer(job_app, name="job")
 GROUPS = {"app": app, "grader": grader_app, "prompts": prompts_app, "job": job_app}
 CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "jobs", "evaluate", "search")
 CONCERNS += ("rehearsal",)  # `rftlab rehearse`: the Bedrock path against local stand-ins
+CONCERNS += ("preflight",)  # `rftlab preflight`: base-model rollouts scored before any job
 
 
 class _StderrHandler(logging.StreamHandler):

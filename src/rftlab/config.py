@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from rftlab.errors import ConfigError
+from rftlab.grader.relevance import DEFAULT_RUBRIC
 from rftlab.strict_yaml import load_yaml
 
 PARAMS_FILE = "params.yaml"
@@ -87,6 +88,16 @@ class CalibrateParams(Section):
     background_per_fold: int | None = Field(None, ge=10)
 
 
+class AttackParams(Section):
+    """The gate's red team (calibrate/attack.py): a seeded black-box search against the grader."""
+
+    budget: int = Field(6000, ge=0)      # grader calls per seed (0: no attack)
+    seeds: list[int] = [0, 1, 2]
+    panel: int = Field(4, ge=1)          # training prompts each candidate is scored against (one call)
+    eval_prompts: int = Field(32, ge=1)  # unseen prompts the best candidates are re-scored on
+    max_quantile: float = Field(0.5, ge=0, le=1)  # best attack below this quantile of the target's real scores
+
+
 class CheckParams(Section):
     min_auc: float = Field(0.80, ge=0, le=1)
     max_gaming_quantile: float = Field(0.5, ge=0, le=1)
@@ -94,6 +105,48 @@ class CheckParams(Section):
     min_reference_top_decile: float = Field(0.5, ge=0, le=1)
     folds: int = Field(5, ge=2, le=20)   # held-out folds (same split rules as calibrate)
     seed: int = 0
+    attack: AttackParams = AttackParams()
+
+
+class RelevanceParams(Section):
+    """Does the reply address the prompt? The reward's second axis (grader/relevance.py, docs/relevance.md).
+
+    Goes into the grader bundle at calibration: reward = style x (1 - weight x (1 - relevance)).
+    `judge: bedrock` calls `model_id` (a Converse id: an inference profile) through Converse from inside
+    the grader Lambda, like AWS's RLAIF sample (reward-functions/pandalm_rew_func.py); `proxy` is the
+    offline stand-in (the prompt's key terms echoed), which local training and the gate always use.
+    Prices are estimates for the job's cost estimate (defaults: the rft.prices inference prices).
+    """
+
+    enabled: bool = True
+    judge: Literal["proxy", "bedrock"] = "proxy"
+    weight: float = Field(0.5, ge=0, le=1)
+    model_id: str = Field("us.amazon.nova-2-lite-v1:0", min_length=1)
+    region: str = "us-east-1"
+    rubric: str = Field(DEFAULT_RUBRIC, min_length=1)
+    max_tokens: int = Field(100, ge=1)
+    concurrency: int = Field(8, ge=1, le=64)
+    timeout_s: float = Field(20.0, gt=0)
+    usd_per_1k_input_tokens: float = Field(0.0003, ge=0)
+    usd_per_1k_output_tokens: float = Field(0.0025, ge=0)
+
+    def bundle_block(self) -> dict[str, Any] | None:
+        """What the grader bundle carries (None: no relevance judge, the reward is the style score)."""
+        if not self.enabled:
+            return None
+        return self.model_dump(mode="json", exclude={"enabled", "usd_per_1k_input_tokens", "usd_per_1k_output_tokens"})
+
+
+class PreflightParams(Section):
+    """`rftlab preflight`: base-model rollouts scored before any RFT job (docs/preflight.md)."""
+
+    prompts: int = Field(32, ge=1)        # training prompts sampled (seeded)
+    seed: int = 0
+    flat_std: float = Field(0.01, ge=0)   # a prompt whose rollouts' reward std is below this is flat
+    max_flat_share: float = Field(0.5, ge=0, le=1)   # fail above this share of flat prompts
+    min_mean_std: float = Field(0.02, ge=0)          # fail below this mean within-prompt std
+    max_done_share: float = Field(0.9, ge=0, le=1)   # fail when this share already beats the target's median
+    max_usd: float = Field(1.0, ge=0)     # Bedrock: refuse rollouts whose estimated Converse cost is above it
 
 
 class AugmentParams(Section):
@@ -434,6 +487,8 @@ class Params(Section):
     prompts: PromptsParams = PromptsParams()
     base_model: BaseModelParams = BaseModelParams()
     rft: RftParams = RftParams()
+    relevance: RelevanceParams = RelevanceParams()
+    preflight: PreflightParams = PreflightParams()
     evaluate: EvaluateParams = EvaluateParams()
     search: SearchParams = SearchParams()
 

@@ -61,8 +61,8 @@ def gaming_quantiles(scores: np.ndarray, labels: np.ndarray, fold: np.ndarray,
     return out
 
 
-def reference_share(path: Path, grader: Any, background: np.ndarray) -> tuple[float, int]:
-    """Share of reference answers scoring in the top decile of the background's scores."""
+def read_references(path: Path) -> tuple[list[str], list[str | None]]:
+    """(reference answers, their prompts) of a prompts file; InputError when it has none."""
     refs, prompts = [], []
     for row in iter_jsonl(path):
         ref = row.get("reference_answer")
@@ -75,6 +75,12 @@ def reference_share(path: Path, grader: Any, background: np.ndarray) -> tuple[fl
         prompts.append(user[-1] if user and isinstance(user[-1], str) else None)
     if not refs:
         raise InputError(f"{path}: no records with a reference_answer")
+    return refs, prompts
+
+
+def reference_share(path: Path, grader: Any, background: np.ndarray) -> tuple[float, int]:
+    """Share of reference answers scoring in the top decile of the background's scores."""
+    refs, prompts = read_references(path)
     scores = np.array([grader.score(r, prompt=p)[0] for r, p in zip(refs, prompts)])
     cut = float(np.quantile(background, 0.9))
     return float((scores >= cut).mean()), len(refs)
@@ -96,11 +102,15 @@ def grader_check(
     plots_dir: str | os.PathLike | None = None,
     track: bool = True,
     promote: bool | None = None,
+    attack: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every check, write metrics/plots, log an MLflow run; raise GateFailed on any failure.
 
     `promote` (default: params tracking.register_models; needs `track`): record the verdict on
     the registered pipeline version and promote it to champion when the gate passes.
+    `attack` (params check.attack: budget, seeds, panel, eval_prompts, max_quantile; needs
+    `prompts_path`): the red team of calibrate/attack.py; its best text must stay below the
+    `max_quantile` quantile of the target's real replies' scores.
     """
     import contextlib
 
@@ -149,11 +159,22 @@ def grader_check(
         share, n_refs = reference_share(Path(prompts_path), grader, combine_matrix(bg_c, names, weights))
         checks.append(Check("reference_top_decile", share, min_reference_top_decile, "min"))
         metrics.update({"reference_top_decile": round(share, 6), "n_references": n_refs})
+    attacks: dict[str, Any] | None = None
+    if prompts_path is not None and attack and int(attack.get("budget", 0)) > 0:
+        attacks = _attack(grader_path, Path(prompts_path), [m["text"] for m in messages if m["user"] == author],
+                          attack)
+        checks.append(Check("attack_max_quantile", attacks["quantile"], float(attack.get("max_quantile", 0.5)), "max"))
+        metrics["attack"] = {k: v for k, v in attacks.items() if k not in ("attacks", "trace")}
     metrics["passed"] = all(c.passed for c in checks)
     metrics["checks"] = {c.name: {"value": round(float(c.value), 6) if np.isfinite(c.value) else None,
                                   "threshold": c.threshold, "passed": c.passed} for c in checks}
     report = "\n".join([f"grader check ({grader.version}, {len(s)} held-out texts, {folds} folds):",
                         *(c.line() for c in checks)])
+    if attacks is not None:
+        best = attacks["attacks"][0]
+        report += (f"\nattack: best {best['kind']} {best['score']:.4f} (style {best.get('style', 0.0):.4f}) vs the "
+                   f"target's median real score {attacks['bar']:.4f} after {attacks['calls']} grader calls: "
+                   f"{best['text'][:80]!r}")
     ctx = (tracking.stage_run("grader-check", run_name=f"check-{grader.version}",
                               params={"author": author, "folds": folds, "seed": seed, "min_auc": min_auc,
                                       "max_gaming_quantile": max_gaming_quantile,
@@ -168,6 +189,11 @@ def grader_check(
             write_json(metrics_path, metrics)
         if plots_dir:
             _write_plots(Path(plots_dir), s, data.labels, g, data.gaming_kind, run is not None)
+            if attacks is not None:
+                write_json(Path(plots_dir) / "attacks.json", attacks)
+        if run is not None and attacks is not None:
+            tracking.log_dict(attacks, "check/attacks.json")  # the best attack texts, for a reader to see
+            tracking.log_metrics({f"attack.{k}": v for k, v in metrics["attack"].items() if isinstance(v, (int, float))})
         if run is not None:
             tracking.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and v is not None})
             tracking.log_metrics({f"gaming.{k}": v for k, v in gq.items()})
@@ -191,6 +217,24 @@ def grader_check(
                            for c in checks if not c.passed)
         raise GateFailed(f"grader check failed: {failed}\n{report}")
     return metrics
+
+
+def _attack(grader_path: Path, prompts_path: Path, genuine: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+    """Run the red team against the grader offline (the relevance proxy in place of any Bedrock judge)."""
+    from rftlab.calibrate.attack import gate_attack
+    from rftlab.grader.bundle import load_grader
+
+    grader = load_grader(grader_path).offline()
+    refs, ref_prompts = read_references(prompts_path)
+    report, real = gate_attack(grader, refs, ref_prompts, genuine, budget=int(settings.get("budget", 6000)),
+                               seeds=list(settings.get("seeds", [0, 1, 2])), panel=int(settings.get("panel", 4)),
+                               eval_prompts=int(settings.get("eval_prompts", 32)))
+    best = report.best()
+    score = best.score if best is not None else 0.0
+    quantile = float(np.searchsorted(np.array(real), score, side="right")) / len(real)
+    return {**report.summary(), "quantile": round(quantile, 6), "real_p90": round(float(np.quantile(real, 0.9)), 6),
+            "real_max": round(max(real), 6), "attacks": [a.to_dict() for a in report.attacks[:20]],
+            "trace": {str(k): v for k, v in report.trace.items()}}
 
 
 def _write_plots(folder: Path, s: np.ndarray, labels: np.ndarray, g: np.ndarray,

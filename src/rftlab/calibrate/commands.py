@@ -81,7 +81,7 @@ def check_cmd(
         grader, messages, author=author, prompts_path=prompts,
         min_auc=c.min_auc, max_gaming_quantile=c.max_gaming_quantile,
         min_group_spread=c.min_group_spread, min_reference_top_decile=c.min_reference_top_decile,
-        folds=c.folds, seed=c.seed, metrics_path=metrics, plots_dir=plots,
+        folds=c.folds, seed=c.seed, metrics_path=metrics, plots_dir=plots, attack=c.attack.model_dump(),
     )
     typer.echo(result["report"])
 

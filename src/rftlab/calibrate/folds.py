@@ -46,8 +46,11 @@ def profile_from_features(
     target = [f for f, u in zip(features, users) if u == author]
     background = [f for f, u in zip(features, users) if u != author]
     background_users = [u for u in users if u != author]  # for profile.min_users (docs/privacy.md)
-    return build_profile_from_features(target, background, author=author, background_users=background_users,
-                                       **kwargs)
+    profile = build_profile_from_features(target, background, author=author, background_users=background_users,
+                                          **kwargs)
+    from rftlab.grader.fluency import with_floor
+
+    return with_floor(profile, target)  # the fluency guard's floor from the fold's target, as the bundle's (search.py)
 
 
 def component_names(sample: dict[str, float]) -> list[str]:

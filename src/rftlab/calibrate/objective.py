@@ -9,6 +9,8 @@ wherever the sampler happened to put them — often saturating every score at 0 
 which gives GRPO ties to learn nothing from. Instead each trial sets them so that the
 target's held-out median maps to TARGET_MEDIAN and the background's to 1 - TARGET_MEDIAN
 (`with_scale`), using the grader's closed form sigmoid(scale * (sum_f w_f c_f - bias)).
+`with_scale` also sets the `ceiling`: the weighted family sum the target's own held-out
+texts reach at CEILING_QUANTILE; nothing scores above it (the reward-hacking cap).
 """
 
 from __future__ import annotations
@@ -24,8 +26,16 @@ from rftlab.calibrate.metrics import roc_auc
 
 # Parameter name prefixes in the Optuna study (stable: they are the study's search space).
 FAMILY, GUARD, OTHER = "w.", "g.", "x."
-DERIVED = ("scale", "bias")  # set by with_scale, not searched
+DERIVED = ("scale", "bias", "ceiling")  # set by with_scale, not searched
 TARGET_MEDIAN = 0.8
+CEILING_QUANTILE = 0.99
+# Guards held at full weight: the fixed gaming texts cannot measure them (the disfluency guard answers
+# a search, calibrate/attack.py, that calibration does not run), so a search would drift them to noise.
+FIXED_GUARDS = ("disfluency",)
+# The fixed gaming texts exercise each guard only on the texts it was made for: a guard the held-out
+# gaming set happens not to need drifted to ~0 (repetition 0.007), leaving `CDK` x 30 at the target's
+# median. Calibration may soften a guard down to this, never switch it off.
+GUARD_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,8 @@ def weight_space() -> list[tuple[str, str, float, float, bool]]:
         d = abs(float(DEFAULT_WEIGHTS.get(name, 1.0)))
         space.append((FAMILY + name, name, 0.0, max(3.0 * d, 1.0), False))
     for name in GUARDS:
-        space.append((GUARD + name, name, 0.0, 1.0, False))  # combine clips guard weights to [0, 1]
+        if name not in FIXED_GUARDS:  # combine clips guard weights to [0, 1]; a search may soften a guard, not drop it
+            space.append((GUARD + name, name, GUARD_FLOOR, 1.0, False))
     for name, d in sorted(DEFAULT_WEIGHTS.items()):
         if name in FAMILIES or name in GUARDS or name in DERIVED:
             continue
@@ -115,6 +126,7 @@ class Objective:
             logit = float(np.log(TARGET_MEDIAN / (1.0 - TARGET_MEDIAN)))
             out["bias"] = (mt + mb) / 2.0
             out["scale"] = logit / ((mt - mb) / 2.0)
+            out["ceiling"] = float(np.quantile(raw[d.labels == 1], CEILING_QUANTILE))
         return out
 
     def scores(self, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:

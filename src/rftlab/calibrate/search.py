@@ -83,11 +83,14 @@ def calibrate(
     register: bool = True,
     track: bool = True,
     features: list[dict] | None = None,
+    relevance: Any = "params",
 ) -> dict[str, Any]:
     """Search weights, write the bundle to `out`; returns the summary written to `metrics_path`.
 
     `features` (one `extract()` dict per message, in file order) skips the feature cache;
-    benchmarks that calibrate many subsets of one corpus pass them in.
+    benchmarks that calibrate many subsets of one corpus pass them in. `relevance`: the
+    bundle's relevance judge (grader/relevance.py); "params" takes params.yaml `relevance`,
+    None writes a style-only bundle.
     """
     from rftlab import tracking
     from rftlab.calibrate.cache import cached_features, feature_code_digest
@@ -155,9 +158,20 @@ def calibrate(
         best = study.best_trial
         weights = objective.with_scale(weights_from_params(best.params, space))
         best_ev = objective(weights)
+        held_target = objective.scores(weights)[0][data.labels == 1]
         meta = {"calibration": {"study": name, "trial": best.number, "heldout_digest": data.digest,
-                                "cv_auc": round(best_ev.mean_auc, 6), "folds": folds, "seed": seed}}
-        bundle = make_bundle(profile, weights, meta=meta)
+                                "cv_auc": round(best_ev.mean_auc, 6), "folds": folds, "seed": seed,
+                                # the target's own held-out messages: the hacking ceiling's reference
+                                "target_quantiles": {f"p{q}": round(float(np.quantile(held_target, q / 100)), 6)
+                                                     for q in (50, 90, 99)}}}
+        if relevance == "params":
+            from rftlab.config import load_params
+
+            relevance = load_params().relevance.bundle_block()
+        from rftlab.grader.fluency import with_floor
+
+        profile = with_floor(profile, [f for f, m in zip(feats, messages) if m["user"] == author])
+        bundle = make_bundle(profile, weights, meta=meta, relevance=relevance)
         write_bundle(out, bundle)
         summary = {
             "best_auc": round(best_ev.mean_auc, 6),

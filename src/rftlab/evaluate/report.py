@@ -14,6 +14,10 @@ HEADLINE = (
     ("base mean score", "eval/base_mean"), ("tuned mean score", "eval/tuned_mean"),
     ("uplift %", "eval/uplift_pct"), ("uplift 95% CI low", "eval/uplift_ci_low"),
     ("uplift 95% CI high", "eval/uplift_ci_high"), ("win rate (ties half)", "eval/win_rate"),
+    ("base relevance mean", "eval/base_relevance_mean"), ("tuned relevance mean", "eval/tuned_relevance_mean"),
+    ("relevance change (tuned - base)", "eval/relevance_delta"),
+    ("tuned share above the target's p90 (style)", "eval/tuned_above_target_p90"),
+    ("tuned share flagged as hacking", "eval/hacking_flagged"),
     ("judge base mean", "eval/judge_base_mean"), ("judge tuned mean", "eval/judge_tuned_mean"),
     ("tokens", "eval/tokens_total"), ("inference cost USD (estimate)", "eval/inference_cost_usd"),
     ("prompts", "eval/prompts"),
@@ -49,6 +53,12 @@ def render(job: dict, result: dict, table: dict[str, list], images: list[Path], 
         for i in range(n):
             out.append(f"| {_cell(table['prompt'][i], 60)} | {_cell(table['base'][i])} | {table['base_score'][i]:.3f} "
                        f"| {_cell(table['tuned'][i])} | {table['tuned_score'][i]:.3f} |")
+    flagged = [i for i, f in enumerate(table.get("tuned_flags", [])) if f]
+    if flagged:  # evaluate/axes.py: above the target's p90 while repeating the prompt or his favourite phrases
+        out += ["", f"## Tuned outputs that beat the target's own replies by repeating ({len(flagged)})", "",
+                "| prompt | tuned | score | relevance | why |", "|---|---|---|---|---|"]
+        out += [f"| {_cell(table['prompt'][i], 60)} | {_cell(table['tuned'][i])} | {table['tuned_score'][i]:.3f} "
+                f"| {_fmt(table['tuned_relevance'][i])} | {_cell(table['tuned_flags'][i], 60)} |" for i in flagged[:examples]]
     return "\n".join(out) + "\n"
 
 

@@ -166,6 +166,9 @@ def side_by_side(prompts: list[dict], base: list[list[dict]], tuned: list[list[d
     judged = any("judge" in s for samples in base + tuned for s in samples)
     if judged:
         cols.update({"base_judge": [], "tuned_judge": []})
+    both_axes = any("relevance" in s for samples in base + tuned for s in samples)  # evaluate/axes.py
+    if both_axes:
+        cols.update({"base_relevance": [], "tuned_relevance": [], "tuned_flags": []})
     for record, bs, ts in zip(prompts, base, tuned, strict=True):
         for k in range(max(len(bs), len(ts))):
             b = bs[k] if k < len(bs) else {}
@@ -181,6 +184,10 @@ def side_by_side(prompts: list[dict], base: list[list[dict]], tuned: list[list[d
             if judged:
                 cols["base_judge"].append(b.get("judge", {}).get("score"))
                 cols["tuned_judge"].append(t.get("judge", {}).get("score"))
+            if both_axes:
+                cols["base_relevance"].append(b.get("relevance"))
+                cols["tuned_relevance"].append(t.get("relevance"))
+                cols["tuned_flags"].append("; ".join(t.get("hacking") or []))
     return cols
 
 
@@ -206,6 +213,8 @@ def evaluate(
     reward = record.reward_curves(job, job_path)  # before generating: a record that cannot be linked fails fast
     prompts = read_prompts(val_path, cfg.max_prompts)
     grader = grader if grader is not None else load_job_grader(job)
+    if job["backend"] == "local" and hasattr(grader, "offline"):
+        grader.offline()  # a local job was trained on the relevance proxy: judged the same way, no Bedrock call
     base_gen, tuned_gen = generators or make_generators(job, params)
     if judge is None and cfg.judge.enabled:
         from rftlab.evaluate.judge import Judge
@@ -223,9 +232,13 @@ def evaluate(
         if judge is not None:
             _judge_all(judge, prompts, graded[side])
 
+    from rftlab.evaluate import axes  # the second axis: relevance beside style, and the hacking flags
+
+    p90 = axes.annotate(grader, [prompt_text(r) for r in prompts], [reference_text(r) for r in prompts], graded)
     base_scores = [[s["score"] for s in samples] for samples in graded["base"]]
     tuned_scores = [[s["score"] for s in samples] for samples in graded["tuned"]]
     result: dict[str, Any] = M.summarize(base_scores, tuned_scores, bootstrap=cfg.bootstrap, seed=cfg.seed)
+    result.update(axes.metrics(graded, p90))
     pr = params.rft.prices
     prices = {"in": pr.inference_usd_per_1k_input_tokens, "out": pr.inference_usd_per_1k_output_tokens}
     by_tokens = job["backend"] == "bedrock"
@@ -247,6 +260,8 @@ def evaluate(
 
     plots_dir = Path(plots_dir)
     images = [plots.save(hist, plots_dir / "score_hist.png"), plots.save(curve, plots_dir / "reward_curve.png")]
+    images.append(plots.save(axes.figure(graded, title=f"{job['job_id']}: style and relevance"),
+                             plots_dir / "style_relevance.png"))
     _write_per_prompt(plots_dir / "per_prompt.csv", prompts, base_scores, tuned_scores)
     out = {**stable, "job_id": job["job_id"]}
     if report_path:

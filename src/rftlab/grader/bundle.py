@@ -13,34 +13,48 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.errors import InputError
+from rftlab.grader.relevance import Relevance, config_from
 from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine, components
 from rftlab.style.features import extract
 
 BUNDLE_SCHEMA = 1
 ADDED_FAMILIES = ("learned", "evidence")  # profile schema 2; older bundles score them at weight 0
+ADDED_GUARDS = ("disfluency",)  # added later too: a bundle made before them keeps its scores
 
 
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def grader_version(profile: Mapping[str, Any], weights: Mapping[str, float]) -> str:
-    """"g-" + sha256[:12] over canonical JSON of profile and weights (meta excluded)."""
-    digest = hashlib.sha256(_canonical({"profile": profile, "weights": dict(weights)})).hexdigest()
-    return "g-" + digest[:12]
+def grader_version(profile: Mapping[str, Any], weights: Mapping[str, float],
+                   relevance: Mapping[str, Any] | None = None) -> str:
+    """"g-" + sha256[:12] over canonical JSON of profile, weights and the relevance judge (meta excluded).
+
+    A bundle without a relevance block hashes exactly as before it existed."""
+    doc: dict[str, Any] = {"profile": profile, "weights": dict(weights)}
+    if relevance is not None:
+        doc["relevance"] = dict(relevance)
+    return "g-" + hashlib.sha256(_canonical(doc)).hexdigest()[:12]
 
 
 def make_bundle(profile: Mapping[str, Any], weights: Mapping[str, float] | None = None,
-                meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A bundle dict; missing weights are filled from DEFAULT_WEIGHTS so the version is complete."""
+                meta: Mapping[str, Any] | None = None, relevance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A bundle dict; missing weights are filled from DEFAULT_WEIGHTS so the version is complete.
+
+    `relevance` (grader/relevance.py): the judge the reward multiplies the style score by; its
+    defaults are filled in so the version covers every setting."""
     full = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in (weights or {}).items()}}
-    return {
+    rel = config_from(relevance)
+    bundle = {
         "bundle_schema": BUNDLE_SCHEMA,
-        "version": grader_version(profile, full),
+        "version": grader_version(profile, full, rel),
         "weights": full,
         "profile": dict(profile),
         "meta": dict(meta or {}),
     }
+    if rel is not None:
+        bundle["relevance"] = rel
+    return bundle
 
 
 def write_bundle(path: str | os.PathLike, bundle: Mapping[str, Any]) -> None:
@@ -53,11 +67,21 @@ class Grader:
     """A loaded grader: the one object every scorer (Lambda, CLI, trainer, evaluation) uses."""
 
     def __init__(self, profile: Mapping[str, Any], weights: Mapping[str, float] | None = None,
-                 version: str | None = None, meta: Mapping[str, Any] | None = None) -> None:
+                 version: str | None = None, meta: Mapping[str, Any] | None = None,
+                 relevance: Mapping[str, Any] | None = None) -> None:
         self.profile = profile
         self.weights = {**DEFAULT_WEIGHTS, **dict(weights or {})}
-        self.version = version or grader_version(profile, self.weights)
+        rel = config_from(relevance)
+        self.version = version or grader_version(profile, self.weights, rel)
         self.meta = dict(meta or {})
+        # the reward's second factor (None: the reward is the style score alone)
+        self.relevance: Relevance | None = Relevance(rel) if rel is not None else None
+
+    def offline(self) -> Grader:
+        """This grader with the offline proxy judging relevance (no Bedrock call); same version."""
+        if self.relevance is not None:
+            self.relevance = self.relevance.offline()
+        return self
 
     def score(self, text: Any, *, prompt: str | None = None, reference: Any = None) -> tuple[float, dict[str, float]]:
         comps = components(extract(text, counts=False), self.profile, prompt=prompt,
@@ -77,15 +101,19 @@ def grader_from_obj(obj: Any, source: str = "grader") -> Grader:
         profile, weights = obj["profile"], obj["weights"]
         # make_bundle stores full weights, so their hash as stored is the version; a bundle
         # written with partial weights is hashed with the defaults filled in
-        version = grader_version(profile, weights)
+        try:
+            relevance = config_from(obj.get("relevance"))
+        except ValueError as exc:
+            raise InputError(f"{source}: {exc}") from None
+        version = grader_version(profile, weights, relevance)
         stored = obj.get("version")
         if stored and stored != version:
-            version = grader_version(profile, {**DEFAULT_WEIGHTS, **weights})
+            version = grader_version(profile, {**DEFAULT_WEIGHTS, **weights}, relevance)
         if stored and stored != version:
             raise InputError(f"{source}: bundle version {stored} does not match its content ({version}); was it edited?")
-        # families added after a bundle was made must not change its scores
-        weights = {**{f: 0.0 for f in ADDED_FAMILIES if f not in weights}, **weights}
-        return Grader(profile, weights, version, obj.get("meta"))
+        # families and guards added after a bundle was made must not change its scores
+        weights = {**{f: 0.0 for f in (*ADDED_FAMILIES, *ADDED_GUARDS) if f not in weights}, **weights}
+        return Grader(profile, weights, version, obj.get("meta"), relevance)
     if isinstance(obj, dict) and "schema_version" in obj and isinstance(obj.get("families"), dict):
         return Grader(obj, None, None, {"bare_profile": True})
     raise InputError(f"{source}: neither a grader bundle (profile + weights + version) nor a style profile")

@@ -1,5 +1,7 @@
 """Reward-hacking attempts: cheap texts a policy might find that must NOT score well.
 
+Fixed and cheap by design; the gate's seeded search for worse ones is calibrate/attack.py.
+
 Calibration penalises weights that let these reach the target's median; the check stage
 reports them. `attempts` returns only texts scored without a prompt; `prompted_attempts`
 returns (text, prompt) pairs for the prompt-copy guard.
@@ -57,8 +59,31 @@ def attempts(profile: Mapping[str, Any], genuine: Sequence[str], *, seed: int = 
         "single_token": [top[0]],
         "bare_ending": endings[:2],
     }
+    salad = fragment_salad(real, rng)
+    if salad:
+        out["fragment_salad"] = salad
     if prompts:
         out["prompt_copy"] = [p for p in prompts if isinstance(p, str) and p.strip()][:5]
+    return out
+
+
+def fragment_salad(genuine: Sequence[str], rng: random.Random, n: int = 3) -> list[str]:
+    """Genuine texts cut into chunks of 1-3 tokens and shuffled: every piece is the target's,
+    no sentence is (what a black-box search over fragments converges to; calibrate/attack.py)."""
+    from rftlab.style.tagger import tagger
+
+    tokens = [w.surface for g in genuine for w in tagger()(g.replace("\n", " "))]
+    if len(tokens) < 6:
+        return []
+    out = []
+    for _ in range(n):
+        chunks, i = [], 0
+        while i < len(tokens):
+            k = rng.randint(1, 3)
+            chunks.append("".join(tokens[i : i + k]))
+            i += k
+        rng.shuffle(chunks)
+        out.append("".join(chunks))
     return out
 
 

@@ -17,8 +17,12 @@ top level (gsm8k_rew_func.py), and the open-weight sample also takes the list wr
 Response: `[{"id", "aggregate_reward_score", "metrics_list": [{"name", "value", "type"}]}]`
 (same pages). `type` is "Reward" or "Metric" as in the samples (the sample folder's
 README.md and pandalm_rew_func.py tag the [0, 1] judge score "Reward" and an error flag
-"Metric"): here one bounded "Reward" entry, `style` (= aggregate_reward_score), and every
-family component (an unbounded log-likelihood ratio) and guard as "Metric".
+"Metric"): here one bounded "Reward" entry equal to aggregate_reward_score, and every
+family component (an unbounded log-likelihood ratio) and guard as "Metric". Without a
+relevance judge the Reward entry is `style`. With one (grader/relevance.py, the bundle's
+`relevance` block) it is `reward` = style x (1 - weight x (1 - relevance)), and `style`,
+`relevance`, `relevance_failed` and `relevance_undetermined` are Metrics; the batch's judge
+calls run together, within `deadline_s` (the Lambda's remaining time less a margin).
 
 Contract (tests/test_grader_contract_*.py): `handle` never raises, answers exactly one
 result per sample in input order, echoes each sample's own id (a sample without a usable
@@ -39,13 +43,15 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.grader.bundle import Grader, load_grader
+from rftlab.grader.reward import add_ceiling, apply_relevance
 
 ASSISTANT_ROLES = frozenset({"assistant", "nova_assistant"})
 MAX_TEXT_CHARS = 100_000
 # a dict (without "messages") wrapping the list: AWS's open-weight sample reads
 # event.get("trajectories", []) (gsm8k_gptoss_rew_func.py); "samples" is rftlab's own
 WRAPPER_KEYS = ("trajectories", "samples")
-STYLE_METRIC = "style"  # the one "Reward" entry: the aggregate score itself, in [0, 1]
+STYLE_METRIC = "style"  # the one "Reward" entry without a relevance judge: the aggregate score, in [0, 1]
+DEADLINE_MARGIN_S = 5.0  # left for scoring and answering once the judge calls are cut off
 MISSING_ID_PREFIX = "rftlab-no-id-"
 log = logging.getLogger("rftlab.grader")
 
@@ -191,22 +197,25 @@ def _malformed(sid: str, reason: str) -> dict[str, Any]:
             "metrics_list": [{"name": f"malformed_{reason}", "value": 1.0, "type": "Metric"}]}
 
 
-def _score_one(sample: Any, sid: str, grader: Grader) -> tuple[dict[str, Any], bool]:
-    """(result, ok): a malformed sample or a grader error scores 0.0 instead of raising."""
+def _score_one(sample: Any, sid: str, grader: Grader) -> tuple[dict[str, Any], tuple[str | None, str] | None]:
+    """(result, (prompt, completion) or None when not scored): a malformed sample or a grader
+    error scores 0.0 instead of raising."""
     try:
         completion, prompt, reference = _parse_sample(sample)
     except ValueError as exc:
-        return _malformed(sid, str(exc)), False
+        return _malformed(sid, str(exc)), None
     try:
         score, comps = grader.score(completion, prompt=prompt, reference=reference)
-        return _result(sid, score, comps), True
+        return _result(sid, score, comps), (prompt, completion)
     except Exception:  # noqa: BLE001 - one sample must never fail the batch
         log.exception("grader error on sample %r", sid[:100])
-        return _malformed(sid, "internal_error"), False
+        return _malformed(sid, "internal_error"), None
 
 
-def handle(payload: Any, grader: Grader) -> list[dict[str, Any]]:
-    """Score every sample; same ids and order; never raises. Logs one JSON line per batch."""
+def handle(payload: Any, grader: Grader, *, deadline_s: float | None = None) -> list[dict[str, Any]]:
+    """Score every sample; same ids and order; never raises. Logs one JSON line per batch.
+
+    `deadline_s`: how long the relevance judge's calls may take for the whole batch (None: no limit)."""
     t0 = time.perf_counter()
     try:
         samples = read_samples(payload)
@@ -215,13 +224,18 @@ def handle(payload: Any, grader: Grader) -> list[dict[str, Any]]:
     unreadable = samples is None
     samples = samples or []
     out: list[dict[str, Any]] = []
+    pairs: list[tuple[str | None, str] | None] = []
     errors = int(unreadable)
     for sample, sid in zip(samples, _ids(samples), strict=True):
-        result, ok = _score_one(sample, sid, grader)
+        result, pair = _score_one(sample, sid, grader)
         out.append(result)
-        errors += not ok
+        pairs.append(pair)
+        errors += pair is None
+    judge_failures = apply_relevance(out, pairs, grader, deadline_s)
+    add_ceiling(out, [p is not None for p in pairs], grader)
     log.info(json.dumps({"event": "grader_batch", "count": len(samples), "errors": errors,
-                         "unreadable_payload": unreadable, "ms": round((time.perf_counter() - t0) * 1000, 2),
+                         "unreadable_payload": unreadable, "judge_failures": judge_failures,
+                         "ms": round((time.perf_counter() - t0) * 1000, 2),
                          "grader_version": getattr(grader, "version", None)}))
     return out
 
@@ -244,19 +258,28 @@ def default_grader_path() -> Path:
     return Path(os.environ.get("RFTLAB_GRADER") or Path(__file__).with_name("grader.json"))
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the time (CloudWatch Logs in Lambda), so a stream that was
+    replaced and closed since (a test runner, a CLI invocation in the same process) is never written to."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _setup_logging() -> None:
-    """One line per event on stdout (CloudWatch Logs in Lambda), following sys.stdout if it was replaced."""
-    ours = [h for h in log.handlers if h.get_name() == "rftlab-grader-stdout"]
-    if not log.handlers:
-        h = logging.StreamHandler(sys.stdout)
+    """One line per event on stdout."""
+    if not any(isinstance(h, _StdoutHandler) for h in log.handlers):
+        h = _StdoutHandler()
         h.set_name("rftlab-grader-stdout")
         h.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(h)
         log.setLevel(logging.INFO)
         log.propagate = False
-    for h in ours:
-        if isinstance(h, logging.StreamHandler) and h.stream is not sys.stdout:
-            h.stream = sys.stdout  # not setStream: it flushes the old stream, which may be closed
 
 
 def lambda_handler(event: Any, context: Any = None) -> list[dict[str, Any]]:
@@ -279,4 +302,6 @@ def lambda_handler(event: Any, context: Any = None) -> list[dict[str, Any]]:
         # learned from the wrong reward.
         verify_image(path, log)
         _GRADER = load_grader(path)
-    return handle(event, _GRADER)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = max(1.0, remaining() / 1000.0 - DEADLINE_MARGIN_S) if callable(remaining) else None
+    return handle(event, _GRADER, deadline_s=deadline)

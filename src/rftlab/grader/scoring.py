@@ -4,7 +4,11 @@ Each count family is a smoothed multinomial for the target and one for the backg
 its component is the length-normalised log-likelihood ratio (> 0: more target-like).
 Guards are 0 (clean) .. 1 (fully triggered) and multiply the score down:
 
-    score = sigmoid(scale * (sum_f w_f * c_f - bias)) * prod_g (1 - clip(w_g, 0, 1) * g)
+    score = sigmoid(scale * (min(sum_f w_f * c_f, ceiling) - bias)) * prod_g (1 - clip(w_g, 0, 1) * g)
+
+`ceiling` (a weight calibration sets from the target's own held-out replies; absent = no cap)
+keeps anything from scoring above what the target's real replies reach: more "target-like"
+than the target is a reward hack, not a success (docs/relevance.md).
 
 `combine_matrix` is the same closed form over a matrix, for calibration.
 """
@@ -18,17 +22,20 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rftlab.grader.fluency import disfluency, pos_model
 from rftlab.style.features import COUNT_FAMILIES, extract
 
 FAMILIES: tuple[str, ...] = (*COUNT_FAMILIES, "length", "learned", "evidence")
-GUARDS: tuple[str, ...] = ("repetition", "degenerate_length", "non_japanese", "prompt_copy", "word_list")
+GUARDS: tuple[str, ...] = ("repetition", "degenerate_length", "non_japanese", "prompt_copy", "word_list",
+                           "disfluency")
+CEILING = "ceiling"  # optional weight: the cap on the weighted family sum (set by calibration)
 DEFAULT_WEIGHTS: dict[str, float] = {
     # character n-grams carry most of the signal; syntax families refine it; content words
     # (vocab) are topic-bound and easy to game, so they stay low
     "char": 1.0, "func": 0.2, "pos": 0.2, "ending": 0.2, "comma": 0.1, "punct": 0.1,
     "chartype": 0.1, "vocab": 0.1, "length": 0.1, "learned": 2.0, "evidence": 0.5,
     "repetition": 1.0, "degenerate_length": 1.0, "non_japanese": 1.0, "prompt_copy": 1.0, "word_list": 1.0,
-    "scale": 3.0, "bias": 0.0,
+    "disfluency": 1.0, "scale": 3.0, "bias": 0.0,
 }
 ALPHA = {"char": 0.1, "func": 0.5, "pos": 0.5, "ending": 0.5, "comma": 0.5, "punct": 0.5,
          "chartype": 1.0, "vocab": 0.5}
@@ -80,6 +87,7 @@ class _Model:
         self.lt, self.lb = length.get("target", {}), length.get("background", {})
         top = [f"{pos}:{w}" for pos, items in profile.get("top_vocab", {}).items() for w, _ in items[:20]]
         self.favourites = frozenset([*profile.get("favorite_words", []), *top])
+        self.pos_model = pos_model(profile)
 
 
 _CACHE: dict[int, tuple[Mapping, _Model]] = {}
@@ -160,6 +168,9 @@ def _copy_overlap(text: str, prompt: str) -> float:
     return len(shared) / len(grams)
 
 
+copy_overlap = _copy_overlap  # public name: evaluation flags replies that repeat the prompt
+
+
 _MARKUP = re.compile(r"<\|[^|>]{0,20}\|>|\ufffd|[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -201,7 +212,7 @@ def _guards(features: Mapping[str, Any], model: _Model, prompt: str | None) -> d
         low_func = 1.0 - _ramp(st.get("glue_ratio", st.get("func_ratio", 0.0)), 0.08, 0.2)
         word_list = _ramp(fav / n_words, 0.25, 0.5) * low_func
     return {"repetition": rep, "degenerate_length": length, "non_japanese": non_jp,
-            "prompt_copy": copy, "word_list": word_list}
+            "prompt_copy": copy, "word_list": word_list, "disfluency": disfluency(features, model.pos_model)}
 
 
 def components(
@@ -250,6 +261,8 @@ def combine(comps: Mapping[str, float], weights: Mapping[str, float] | None = No
     raw = 0.0
     for f in FAMILIES:
         raw += float(w.get(f, d[f])) * _finite(comps.get(f, 0.0))
+    if CEILING in w:
+        raw = min(raw, float(w[CEILING]))
     score = _sigmoid(float(w.get("scale", d["scale"])) * (raw - float(w.get("bias", d["bias"]))))
     for g in GUARDS:
         score *= 1.0 - min(1.0, max(0.0, float(w.get(g, d[g])))) * min(1.0, max(0.0, _finite(comps.get(g, 0.0))))
@@ -267,6 +280,8 @@ def combine_matrix(C: np.ndarray, names: Sequence[str], weights: Mapping[str, fl
     for f in FAMILIES:
         if f in idx:
             raw += w.get(f, 0.0) * C[:, idx[f]]
+    if CEILING in w:
+        raw = np.minimum(raw, float(w[CEILING]))
     z = np.clip(w["scale"] * (raw - w["bias"]), -700, 700)
     score = 1.0 / (1.0 + np.exp(-z))
     for g in GUARDS:

@@ -5,6 +5,13 @@ table in params.yaml (`rft.prices`): training $/hour (one measured job: 2 h 58 m
 $181.56, about $61/hour), Lambda $/GB-s and $/request, inference $/1K tokens. The
 pre-launch estimate turns data size into rollouts, rollouts into tokens, tokens into hours
 using an assumed throughput (`training_tokens_per_hour`) - calibrate it from your own jobs.
+
+When the grader judges relevance with a Bedrock model (params `relevance.judge: bedrock`, the
+Lambda calls Converse once per rollout, like AWS's RLAIF sample reward function
+reward-functions/pandalm_rew_func.py), the judge's inference is part of the job's cost:
+`judge_usd` = rollouts x (rubric + prompt + reply tokens in, `relevance.max_tokens` out) at the
+`relevance.usd_per_1k_*` prices (estimates; repeated (prompt, reply) pairs are answered from the
+Lambda's cache, so this is an upper bound).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ class Estimate:
     lambda_usd: float
     total_usd: float
     label: str = LABEL
+    judge_usd: float = 0.0  # the grader's Bedrock relevance judge (0 with the offline proxy or none)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,8 +65,28 @@ def prompt_stats(path: str | Path, chars_per_token: float = 1.0) -> tuple[int, f
     return n, (tokens / n if n else 0.0)
 
 
-def estimate(records: int, avg_prompt_tokens: float, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048) -> Estimate:
-    """Pre-launch estimate: records x epochs x samples per prompt rollouts of (prompt + completion) tokens."""
+@dataclass(frozen=True)
+class JudgeCost:
+    """What one relevance-judge call costs (all estimates)."""
+
+    usd_per_1k_input_tokens: float
+    usd_per_1k_output_tokens: float
+    rubric_tokens: int
+    max_tokens: int
+
+
+def judge_cost(relevance: Any, chars_per_token: float) -> JudgeCost | None:
+    """The judge's terms from params `relevance` (None unless it calls a Bedrock model)."""
+    if relevance is None or not relevance.enabled or relevance.judge != "bedrock":
+        return None
+    return JudgeCost(relevance.usd_per_1k_input_tokens, relevance.usd_per_1k_output_tokens,
+                     approx_tokens(relevance.rubric, chars_per_token) + 8, relevance.max_tokens)
+
+
+def estimate(records: int, avg_prompt_tokens: float, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048,
+             judge: JudgeCost | None = None) -> Estimate:
+    """Pre-launch estimate: records x epochs x samples per prompt rollouts of (prompt + completion) tokens,
+    plus one relevance-judge call per rollout when `judge` is given."""
     epochs = int(hp.get("epochCount") or 1)
     samples = int(hp.get("trainingSamplePerPrompt") or 4)
     max_new = int(hp.get("inferenceMaxTokens") or 32)
@@ -70,13 +98,23 @@ def estimate(records: int, avg_prompt_tokens: float, hp: dict[str, Any], prices:
     invocations = records * epochs  # one grader call per prompt group (assumed batching)
     gb_s = rollouts * prices.lambda_avg_duration_s / max(1, samples) * (memory_mb / 1024)
     lam = invocations * prices.lambda_usd_per_request + gb_s * prices.lambda_usd_per_gb_s
+    judged = 0.0
+    if judge is not None:
+        judged = rollouts * ((judge.rubric_tokens + prompt + max_new) / 1000 * judge.usd_per_1k_input_tokens
+                             + judge.max_tokens / 1000 * judge.usd_per_1k_output_tokens)
     return Estimate(records, round(avg_prompt_tokens, 1), rollouts, tokens, round(hours, 3), round(training, 2),
-                    round(lam, 4), round(training + lam, 2))
+                    round(lam, 4), round(training + lam + judged, 2), judge_usd=round(judged, 4))
 
 
-def estimate_files(train: str | Path, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048) -> Estimate:
+def estimate_files(train: str | Path, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048,
+                   judge: JudgeCost | None | str = "params") -> Estimate:
+    """`judge` "params": the relevance judge params.yaml configures (rftlab.config `relevance`)."""
     records, avg = prompt_stats(train, prices.chars_per_token)
-    return estimate(records, avg, hp, prices, memory_mb=memory_mb)
+    if judge == "params":
+        from rftlab.config import load_params
+
+        judge = judge_cost(load_params().relevance, prices.chars_per_token)
+    return estimate(records, avg, hp, prices, memory_mb=memory_mb, judge=judge if isinstance(judge, JudgeCost) else None)
 
 
 def spent(elapsed_hours: float, prices: Any) -> float:
@@ -109,6 +147,7 @@ def describe(est: Estimate, budget_usd: float | None = None) -> str:
         f"rollouts: {est.rollouts:,} (records x epochs x samples per prompt), tokens: {est.tokens:,}",
         f"training: {est.hours:.2f} h -> ${est.training_usd:,.2f} (estimate)",
         f"grader Lambda: ${est.lambda_usd:,.4f} (estimate)",
+        *([f"relevance judge (Bedrock, one call per rollout): ${est.judge_usd:,.2f} (estimate)"] if est.judge_usd else []),
         f"total: ${est.total_usd:,.2f} (estimate; AWS publishes no RFT training price)",
     ]
     if budget_usd is not None:

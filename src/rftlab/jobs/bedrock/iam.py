@@ -14,6 +14,7 @@ from typing import Any
 
 from rftlab.aws import AwsError, aws_errors, client
 from rftlab.errors import ConfigError
+from rftlab.jobs.bedrock.grader_iam import grader_execution_policy
 
 SERVICE = "bedrock.amazonaws.com"
 VERSION = "2012-10-17"
@@ -234,6 +235,8 @@ def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
                 f"arn:aws:lambda:{params.rft.openai.region}:{account}:function:{b.lambda_function}")}]},
         "grader-lambda-trust.json": {"Version": VERSION, "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "grader-lambda-policy.json": grader_execution_policy(region, account, b.lambda_function,
+                                                             getattr(params, "relevance", None)),  # grader_iam.py
     }
 
 

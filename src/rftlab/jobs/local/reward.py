@@ -2,7 +2,10 @@
 
 Each (prompt, completion) becomes a Bedrock-shaped sample via `grader.handler.to_payload`
 and is scored by `grader.handler.handle` — the code the Lambda runs — so local and
-Bedrock rewards cannot drift apart.
+Bedrock rewards cannot drift apart. Every metric the grader answers becomes a per-step
+`train/rewards/<name>/mean`: `style` and `relevance` beside the reward when the grader judges
+relevance, and `above_target_p90`, the share of completions scoring above the target's own 90th
+percentile (the hacking ceiling: a warning sign, not a success).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ class GraderReward:
             from rftlab.grader.handler import handle, to_payload
         except ImportError as exc:
             raise InputError(f"grader code not available ({exc})") from None
-        self.grader = load_grader(grader_path)
+        # local training judges relevance with the offline proxy (no Bedrock call from a laptop)
+        self.grader = load_grader(grader_path).offline()
         self.version = str(getattr(self.grader, "version", "unknown"))
         self._handle, self._to_payload = handle, to_payload
         self.components: dict[str, list[float]] = defaultdict(list)
