@@ -121,7 +121,7 @@ def test_policies_command_writes_documents(project):
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (project / "build/iam").iterdir())
     assert files == ["bedrock-service-role-policy.json", "bedrock-service-role-trust.json", "caller-policy.json",
-                     "grader-lambda-trust.json", "open-weight-caller-policy.json"]
+                     "grader-lambda-policy.json", "grader-lambda-trust.json", "open-weight-caller-policy.json"]
     caller = json.loads((project / "build/iam/caller-policy.json").read_text())
     passrole = next(s for s in caller["Statement"] if s["Sid"] == "PassServiceRoleToBedrock")
     assert passrole["Resource"] == [ROLE]
