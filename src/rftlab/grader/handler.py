@@ -33,6 +33,7 @@ read gets `[]`, never a result whose id matches no sample.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import math
@@ -258,6 +259,9 @@ def default_grader_path() -> Path:
     return Path(os.environ.get("RFTLAB_GRADER") or Path(__file__).with_name("grader.json"))
 
 
+_IN_LAMBDA: contextvars.ContextVar[bool] = contextvars.ContextVar("rftlab_in_lambda", default=False)
+
+
 class _StdoutHandler(logging.StreamHandler):
     """Writes to whatever sys.stdout is at the time (CloudWatch Logs in Lambda), so a stream that was
     replaced and closed since (a test runner, a CLI invocation in the same process) is never written to."""
@@ -275,6 +279,7 @@ def _setup_logging() -> None:
     """One line per event on stdout."""
     if not any(isinstance(h, _StdoutHandler) for h in log.handlers):
         h = _StdoutHandler()
+        h.addFilter(lambda _record: _IN_LAMBDA.get())  # `rftlab invoke` / the trainer print no log lines
         h.set_name("rftlab-grader-stdout")
         h.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(h)
@@ -283,6 +288,15 @@ def _setup_logging() -> None:
 
 
 def lambda_handler(event: Any, context: Any = None) -> list[dict[str, Any]]:
+    """AWS Lambda entry point (see _lambda_handler); its log lines go to stdout (CloudWatch Logs)."""
+    token = _IN_LAMBDA.set(True)
+    try:
+        return _lambda_handler(event, context)
+    finally:
+        _IN_LAMBDA.reset(token)
+
+
+def _lambda_handler(event: Any, context: Any = None) -> list[dict[str, Any]]:
     """AWS Lambda entry point: the bundle is loaded once per container (env RFTLAB_GRADER).
 
     At cold start the image's deployment version (bundle + rftlab sources + pinned requirements
