@@ -64,8 +64,21 @@ for _concern in CONCERNS:
     _mod.register(GROUPS)
 
 
+def _plain_help(typer_app: typer.Typer) -> None:
+    """Click's own help layout for every command: whole sentences re-wrapped to the terminal, flags
+    without a `<bool>` placeholder, option names never cut at 80 columns (rich's panels do all three)."""
+    typer_app.rich_markup_mode = None
+    typer_app.pretty_exceptions_enable = False
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _plain_help(group.typer_instance)
+
+
+_plain_help(app)
+
+
 def main() -> None:
-    app()
+    app(prog_name="rftlab")
 
 
 if __name__ == "__main__":

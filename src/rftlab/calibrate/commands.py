@@ -20,6 +20,7 @@ def calibrate_cmd(
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: params calibrate.storage, else sqlite optuna.db beside --out)."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write the summary (best AUC, trials) here, e.g. metrics/calibrate.json."),
     plots: Optional[Path] = typer.Option(None, "--plots", help="Folder for Optuna's history/importance PNGs (default: plots/ beside --out)."),
+    headline: Optional[Path] = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register the bundle as a grader version (alias champion when it wins) (also needs params tracking.register_models)."),
 ) -> None:
     """Search the grader's weights with Optuna to separate --author from everyone else on
@@ -55,6 +56,10 @@ def calibrate_cmd(
         f"trial {summary['best_trial']}, {summary['trials']} trials in study '{summary['study']}' "
         f"-> {out} ({summary['grader_version']})"
     )
+    if headline:
+        from rftlab.headline import write_headline
+
+        write_headline(headline, "calibrate", summary)
     reg = summary.get("registry")
     if reg:
         typer.echo(f"registered grader version {reg.get('version')}: {reg.get('decision')}")
@@ -67,6 +72,7 @@ def check_cmd(
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="Prompt JSONL with reference_answer: check references score in the top decile."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write the metrics JSON here, e.g. metrics/check.json."),
     plots: Optional[Path] = typer.Option(None, "--plots", help="Folder for DVC plot data (roc.json, scores.json) and check.png."),
+    headline: Optional[Path] = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
 ) -> None:
     """Self-test gate before any RFT job: held-out AUC, target vs background score
     histograms, ROC curve, gaming attempts vs the target's median, score spread within a
@@ -83,6 +89,10 @@ def check_cmd(
         min_group_spread=c.min_group_spread, min_reference_top_decile=c.min_reference_top_decile,
         folds=c.folds, seed=c.seed, metrics_path=metrics, plots_dir=plots, attack=c.attack.model_dump(),
     )
+    if headline:
+        from rftlab.headline import write_headline
+
+        write_headline(headline, "check", result)
     typer.echo(result["report"])
 
 

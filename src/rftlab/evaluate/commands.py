@@ -14,7 +14,9 @@ def evaluate_cmd(
     deployment: Path = typer.Option(Path("data/rft/deployment.json"), "--deployment",
                                     help="Deployment record written by the deploy stage (Bedrock: the ARN to call)."),
     val: Path = typer.Option(Path("data/prompts/val.jsonl"), "--val", help="Held-out prompts (JSONL, `messages`)."),
-    out: Path = typer.Option(Path("metrics/evaluate.json"), "--out", help="DVC metrics file to write."),
+    out: Path = typer.Option(Path("metrics/evaluate.json"), "--out", help="Every evaluation metric (JSON)."),
+    headline: Path | None = typer.Option(None, "--headline", help="Also write the few headline numbers here "
+                                         "(committed for `dvc exp show`)."),
     plots: Path = typer.Option(Path("plots/evaluate"), "--plots", help="Folder for DVC plots data and PNGs."),
     report: Path | None = typer.Option(Path("reports/evaluate.md"), "--report",
                                        help="Markdown report (metrics, plots, samples side by side)."),
@@ -28,12 +30,37 @@ def evaluate_cmd(
 
     result = evaluate(load_params(), job_path=job, deployment_path=deployment, val_path=val, metrics_path=out, plots_dir=plots,
                       report_path=report)
+    if headline:
+        from rftlab.headline import write_headline
+
+        write_headline(headline, "evaluate", result)
+    _after_evaluation(result)
     for key in ("eval/base_mean", "eval/tuned_mean", "eval/uplift_pct", "eval/uplift_ci_low",
                 "eval/uplift_ci_high", "eval/win_rate", "eval/tokens_total", "eval/inference_cost_usd"):
         value = result.get(key)
         typer.echo(f"{key:<24} {'-' if value is None else f'{value:.4g}'}")
     typer.echo(f"logged into MLflow run {result['run_id']} (job {result['job_id']}); metrics in {out}"
                + (f", report {report}" if report else ""))
+
+
+def _after_evaluation(result: dict) -> None:
+    """The tuned model's version gets the evaluation (alias `best` follows the uplift); the job view
+    and the comparison report in MLflow are brought up to date. Display only: never fails the stage."""
+    import logging
+
+    from rftlab.tracking import tuned, views
+
+    try:
+        tuned.record_evaluation(result["job_id"], result)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("tuned model version not tagged with the evaluation: %s", exc)
+    views.refresh()
+    try:
+        from rftlab.evaluate.compare import compare
+
+        compare(log=True)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("comparison report not refreshed in MLflow: %s", exc)
 
 
 def compare_cmd(
@@ -44,6 +71,8 @@ def compare_cmd(
     partial: bool = typer.Option(False, "--partial", help="Also show params set in only some jobs."),
     search: str | None = typer.Option(None, "--search", help="Only the trials of this `rftlab search` study "
                                       "(its name is printed by the search and tagged rftlab.study)."),
+    log: bool = typer.Option(True, "--log/--no-log", help="Also log the report as HTML to MLflow: the study's "
+                             "search run, else the experiment's `job comparison` run."),
 ) -> None:
     """Compare RFT jobs from MLflow: differing params, grader, prompt set, status, duration, cost, evaluation.
 
@@ -52,7 +81,7 @@ def compare_cmd(
     from rftlab.evaluate.compare import compare
 
     table, rows = compare(experiment=experiment, sort=sort, ascending=ascending, report=report, partial=partial,
-                          study=search)
+                          study=search, log=log)
     typer.echo(table)
     if report:
         typer.echo(f"report written to {report}")

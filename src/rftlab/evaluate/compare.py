@@ -85,10 +85,23 @@ def differing_params(rows: Sequence[dict], *, partial: bool = False) -> list[str
     return out
 
 
+def sort_keys(rows: Sequence[dict]) -> list[str]:
+    """What `--sort` accepts: the table's columns, the evaluation metrics and any job's params."""
+    named = [*FIXED, *COST, *EVAL_METRICS, "eval/uplift_ci95"]
+    return [*dict.fromkeys(named), *sorted({k for r in rows for k in r["params"]} - set(named))]
+
+
 def sort_rows(rows: list[dict], key: str | None, *, ascending: bool = False) -> list[dict]:
-    """Sort by a column or param; jobs without a value go last either way."""
+    """Sort by a column or param; jobs without a value go last either way. An unknown key is an
+    InputError naming the valid ones."""
     if not key:
         return rows
+    valid = sort_keys(rows)
+    if key not in valid:
+        params = [k for k in valid if k not in (*FIXED, *COST, *EVAL_METRICS, "eval/uplift_ci95")]
+        hint = f"; or a param: {', '.join(params[:8])}{', ...' if len(params) > 8 else ''}" if params else ""
+        raise InputError(f"--sort {key!r}: not a column, metric or param of these jobs; use one of "
+                         f"{', '.join([*FIXED, *COST, *EVAL_METRICS])}{hint}")
 
     def value(r: dict) -> Any:
         v = r.get(key, r["params"].get(key))
@@ -208,15 +221,32 @@ def write_report(rows: Sequence[dict], cols: Sequence[str], path: str | Path, *,
     return path
 
 
+def publish(rows: Sequence[dict], cols: Sequence[str], *, study: str | None = None,
+            experiment: str | None = None) -> str | None:
+    """Log the HTML report (and its figures) to MLflow, one click from the runs page: into the study's
+    `search` run, else the experiment's `comparison` run (its description links to it). Returns the
+    run id; a store that refuses says so in a warning, never failing the command."""
+    import tempfile
+
+    from rftlab.tracking.views import publish_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_report(rows, cols, Path(tmp) / "report.html", title="RFT job comparison" + (f": {study}" if study else ""))
+        return publish_report(Path(tmp), study=study, experiment=experiment)
+
+
 def compare(
     *, experiment: str | None = None, sort: str | None = "eval/uplift_pct", ascending: bool = False,
-    report: str | Path | None = None, partial: bool = False, study: str | None = None,
+    report: str | Path | None = None, partial: bool = False, study: str | None = None, log: bool = False,
 ) -> tuple[str, list[dict]]:
-    """The terminal table (and the report file when asked); returns (table text, rows)."""
+    """The terminal table (and the report file when asked; with `log`, the report in MLflow too);
+    returns (table text, rows)."""
     rows = sort_rows(load_rows(experiment, study), sort, ascending=ascending)
     cols = columns(rows, partial=partial)
     if study is not None:
         cols = ["trial", "trial_state", *cols]
     if report:
         write_report(rows, cols, report)
+    if log:
+        publish(rows, cols, study=study, experiment=experiment)
     return format_table(rows, cols), rows

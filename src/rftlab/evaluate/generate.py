@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rftlab.errors import InputError
+from rftlab.progress import bar
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,10 @@ def plain_chat(messages: list[dict]) -> str:
 class LocalGenerator:
     """A causal LM in a local folder (config.json, weights, tokenizer files); never touches a hub."""
 
-    def __init__(self, model_path: str | Path, *, name: str | None = None):
+    def __init__(self, model_path: str | Path, *, name: str | None = None, progress: bool = True):
         self.path = Path(model_path)
         self.name = name or self.path.name
+        self.progress = progress  # a bar per side on a terminal, else a line a minute (rftlab.progress)
         if not (self.path / "config.json").exists():
             raise InputError(f"{self.path}: not a model folder (no config.json)")
         self._tok: Any = None
@@ -102,6 +104,7 @@ class LocalGenerator:
             self._model.config, "max_position_embeddings", None
         )
         out: list[list[Completion]] = []
+        shown = bar(len(prompts), desc=f"evaluate {self.name}", unit="prompt", enabled=self.progress)
         for i, messages in enumerate(prompts):
             enc = self._tok(self.render(messages), return_tensors="pt", add_special_tokens=False)
             ids, mask = enc["input_ids"], enc.get("attention_mask")
@@ -131,6 +134,8 @@ class LocalGenerator:
                 text = self._tok.decode(row, skip_special_tokens=True)
                 completions.append(Completion(text.strip(), int(ids.shape[1]), len(row)))
             out.append(completions)
+            shown.update()
+        shown.close()
         return out
 
 
@@ -169,7 +174,7 @@ class BedrockGenerator:
     protocol and ignored. `n` samples are `n` calls.
     """
 
-    def __init__(self, model_id: str, region: str | None = None, *, name: str | None = None):
+    def __init__(self, model_id: str, region: str | None = None, *, name: str | None = None, progress: bool = True):
         from rftlab.jobs.bedrock.models import inference_id
 
         if not model_id:
@@ -177,6 +182,7 @@ class BedrockGenerator:
         self.model_id = inference_id(model_id, region)
         self.region = region
         self.name = name or model_id
+        self.progress = progress
 
     def converse(self, messages: list[dict], *, temperature: float, max_tokens: int) -> Completion:
         from rftlab.aws import aws_errors, client
@@ -199,7 +205,9 @@ class BedrockGenerator:
     def generate(
         self, prompts: list[list[dict]], *, n: int, temperature: float, max_tokens: int, seed: int
     ) -> list[list[Completion]]:
-        return [
-            [self.converse(messages, temperature=temperature, max_tokens=max_tokens) for _ in range(n)]
-            for messages in prompts
-        ]
+        out = []
+        with bar(len(prompts), desc=f"evaluate {self.name}", unit="prompt", enabled=self.progress) as shown:
+            for messages in prompts:
+                out.append([self.converse(messages, temperature=temperature, max_tokens=max_tokens) for _ in range(n)])
+                shown.update()
+        return out

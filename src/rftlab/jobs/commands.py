@@ -14,6 +14,7 @@ import typer
 from rftlab.errors import cli_errors
 
 JOB_RECORD = Path("data/rft/job.json")
+HEADLINE_HELP = "Also write the stage's few headline numbers here (committed for `dvc exp show`)."
 
 
 def base_model(
@@ -22,7 +23,10 @@ def base_model(
     author: str | None = typer.Option(None, "--author", help="Target user id (default: params profile.author); "
                                       "left out of training unless base_model.include_target."),
     metrics: Path | None = typer.Option(Path("metrics/base_model.json"), "--metrics", help="Metrics JSON (DVC)."),
+    headline: Path | None = typer.Option(None, "--headline", help=HEADLINE_HELP),
     track: bool = typer.Option(True, "--track/--no-track", help="Log an MLflow run (kind `base-model`)."),
+    progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress (a bar on a terminal, "
+                                  "else a line a minute)."),
 ) -> None:
     """Train a tokenizer and a small causal LM from scratch on the messages (offline, CPU).
 
@@ -36,9 +40,13 @@ def base_model(
 
     params = load_params()
     who = author or params.profile.author
+    if not messages.exists():  # before any MLflow run: a wrong path leaves no failed run behind
+        from rftlab.errors import InputError
+
+        raise InputError(f"{messages}: messages file not found (run `rftlab ingest` first)")
 
     def run() -> dict:
-        return run_base_model(messages, out, params.base_model, author=who)
+        return run_base_model(messages, out, params.base_model, author=who, progress=progress)
 
     if track:
         from rftlab import tracking
@@ -52,6 +60,10 @@ def base_model(
         summary = run()
     if metrics:
         write_json(metrics, {k: v for k, v in summary.items() if k != "losses"})
+    if headline:
+        from rftlab.headline import write_headline
+
+        write_headline(headline, "base_model", summary)
     typer.echo(f"base model: {summary['parameters']:,} parameters, vocab {summary['vocab_size']}, "
                f"{summary['training_texts']} texts, loss {summary['final_loss']:.3f} "
                f"({summary['train_seconds']} s) -> {out}")
@@ -65,8 +77,12 @@ def rft(
     job_out: Path = typer.Option(JOB_RECORD, "--job-out", help="Job record JSON."),
     model_out: Path = typer.Option(Path("data/rft/model"), "--model-out", help="Tuned model folder (local backend)."),
     metrics: Path | None = typer.Option(Path("metrics/rft.json"), "--metrics", help="Metrics JSON (DVC)."),
+    headline: Path | None = typer.Option(None, "--headline", help=HEADLINE_HELP),
+    curves: Path | None = typer.Option(None, "--curves", help="Folder for the reward curves as CSV "
+                                       "(train_reward.csv, val_reward.csv: DVC plots)."),
     retry: bool = typer.Option(False, "--retry", help="Resume a job that ended Failed or Stopped."),
-    progress: bool = typer.Option(True, "--progress/--quiet", help="Show a progress bar."),
+    progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress (a bar on a terminal, "
+                                  "else a line a minute)."),
 ) -> None:
     """Run the RFT job for these prompts, grader and params `rft` (backend local or bedrock).
 
@@ -81,8 +97,40 @@ def rft(
     state = run_rft(params, train=str(train), val=str(val) if val and val.exists() else None, grader=str(grader),
                     job_out=str(job_out), model_out=str(model_out), metrics_out=str(metrics) if metrics else None,
                     base_model=base, progress=progress, retry=retry)
+    if headline or curves:
+        from rftlab.io import read_json
+        from rftlab.jobs.curves import write_curves
+
+        record = read_json(job_out)
+        if headline:
+            from rftlab.headline import write_headline
+
+            write_headline(headline, "rft", record.get("metrics") or {})
+        if curves:
+            write_curves(curves, record)
+    _log_tuned_model(params, job_out, model_out)
     typer.echo(f"{state.job_id} {state.status} in {state.duration_min:.1f} min (${state.cost_usd:.2f}); "
                f"model {state.model_id}; run {state.run_id} -> {job_out}")
+
+
+def _log_tuned_model(params: Any, job_out: Path, model_out: Path) -> None:
+    """The job's output as an MLflow model (registered `rftlab-style`), then the job view refreshed.
+    A store that refuses is a warning: the job record stays the stage's result."""
+    import logging
+
+    from rftlab.io import read_json
+    from rftlab.jobs.lineage import find_job_run
+    from rftlab.tracking import tuned, views
+
+    if not params.tracking.register_models:
+        return
+    try:
+        record = read_json(job_out)
+        run = find_job_run(record["job_id"])
+        tuned.log_tuned_model(record, run_id=run.info.run_id if run else None, model_dir=model_out)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("tuned model not logged to MLflow: %s", exc)
+    views.refresh()
 
 
 def _default_job(job: str | None) -> str:

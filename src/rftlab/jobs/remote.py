@@ -15,6 +15,9 @@ from rftlab.jobs import cost
 from rftlab.jobs.state import JobState
 
 
+HEARTBEAT_S = 60.0  # at most this long without a line while a remote job is followed
+
+
 class RemoteBackend:
     rft: Any
     echo: Callable[[str], None]
@@ -71,7 +74,18 @@ class RemoteBackend:
             last = sig
             if state.done:
                 return state
-            self.sleep(interval)
+            self._sleep_showing(interval, state, progress)
+
+    def _sleep_showing(self, seconds: float, state: JobState, progress: bool) -> None:
+        """Sleep until the next poll; while the backoff stretches the wait past a minute, one line a
+        minute says the job is still followed (the last status, and when the next poll comes)."""
+        left = float(seconds)
+        while left > 0:
+            chunk = min(left, HEARTBEAT_S)
+            self.sleep(chunk)
+            left -= chunk
+            if progress and left > 0:
+                self.echo(f"{self.progress_line(state)} | next poll in {left:.0f} s")
 
     def model_id(self, state: JobState) -> str | None:
         return state.model_id

@@ -20,6 +20,8 @@ def build(
     author: str | None = typer.Option(None, "--author", help="Target user id (default: params profile.author)."),
     out_dir: Path = typer.Option(Path("data/prompts"), "--out-dir", help="Where train.jsonl and val.jsonl go."),
     metrics: Path = typer.Option(Path("metrics/prompts.json"), "--metrics", help="Metrics JSON (DVC metrics)."),
+    headline: Path | None = typer.Option(None, "--headline", help="Also write the few headline numbers here "
+                                         "(committed for `dvc exp show`)."),
     plots_dir: Path = typer.Option(Path("plots/prompts"), "--plots-dir", help="Length plot (PNG) and its data (CSV)."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log an MLflow run (kind `prompts`)."),
 ) -> None:
@@ -39,6 +41,10 @@ def build(
         cfg=params.prompts, max_prompt_length=params.prompts.max_prompt_tokens,
         metrics_path=metrics, plots_dir=plots_dir, track=track,
     )
+    if headline:
+        from rftlab.headline import write_headline
+
+        write_headline(headline, "prompts", m)
     dropped = ", ".join(f"{k} {v}" for k, v in m["dropped"].items() if v) or "none"
     typer.echo(
         f"{m['prompts']} prompts from {m['pairs']['thread']} thread + {m['pairs']['channel']} channel replies "

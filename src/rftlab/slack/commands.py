@@ -41,7 +41,10 @@ def sample(
 def ingest(
     export: Path = typer.Argument(..., help="Slack export: a .zip or an unpacked export folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Messages file to write (JSONL, docs/contracts.md#messages-file)."),
-    report: Path | None = typer.Option(None, "--report", help="Ingest report (DVC metrics JSON), e.g. metrics/ingest.json."),
+    report: Path | None = typer.Option(None, "--report", help="Full ingest report (JSON): kept and dropped by reason, "
+                                       "per user and channel, e.g. reports/ingest.json."),
+    headline: Path | None = typer.Option(None, "--headline", help="Also write the few headline numbers here "
+                                         "(committed for `dvc exp show`), e.g. metrics/ingest.json."),
     on_error: OnError | None = typer.Option(
         None, "--on-error", help="fail: stop at the first bad day file; skip: skip and report it. Default: params ingest.on_error."
     ),
@@ -52,12 +55,19 @@ def ingest(
     Filters (date range, channels, users, min_chars), code-block dropping and PII scrubbing come from the `ingest` section of params.yaml. Writes the messages file and the report only on success, and logs an MLflow run (kind `ingest`) with the counts.
     """
     from rftlab.config import load_params
+    from rftlab.errors import InputError
     from rftlab.slack.ingest import ingest_stage, run_ingest
 
+    if not export.exists():  # before any MLflow run: a wrong path leaves no failed run behind
+        raise InputError(f"{export}: Slack export not found (a .zip or an unpacked export folder)")
     params = load_params().ingest
     mode = on_error.value if on_error else None
     run = run_ingest if no_track else ingest_stage
     rep = run(export, out, params=params, report_path=report, on_error=mode)
+    if headline:
+        from rftlab.headline import write_headline
+
+        write_headline(headline, "ingest", rep)
     skipped = f", skipped {rep['skipped_files']} bad day files" if rep["skipped_files"] else ""
     typer.echo(
         f"wrote {out}: {rep['messages_kept']} messages from {rep['users_kept']} users in "

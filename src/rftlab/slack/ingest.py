@@ -264,7 +264,7 @@ def ingest_stage(
     """`run_ingest` inside an MLflow run: params, counts as metrics, export as input dataset."""
     from rftlab import tracking
 
-    with tracking.stage_run("ingest", params=stage_params(params, on_error), deps={"export": source}):
+    with tracking.stage_run("ingest", run_name="ingest", params=stage_params(params, on_error), deps={"export": source}):
         tracking.log_input_file(source, name=Path(source).name, context="export")
         started = dt.datetime.now(dt.timezone.utc)
         errors: dict[str, str] = {}

@@ -205,6 +205,8 @@ def progress_line(state: JobState) -> str:
     mins = int(state.duration_min)
     parts = [str(state.details.get("job_name") or state.job_id.rsplit("/", 1)[-1]), state.status]
     parts += [f"{label}: {stages.get(label, 'NotStarted')}" for _, label in STAGES]
+    if last := state.details.get("last_reward"):  # the newest imported train/reward_mean (sync.py)
+        parts.append(f"step {last['step']} reward {last['reward']:.3f}")
     parts += [f"{mins // 60}h{mins % 60:02d}m", f"${state.cost_usd:,.2f} (estimate)"]
     return " | ".join(parts)
 

@@ -6,6 +6,7 @@ Thin: parse arguments, load params, call jobs/bedrock*.py. boto3 loads inside co
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import typer
 
 from rftlab.errors import cli_errors
 
+log = logging.getLogger(__name__)
 bedrock_app = typer.Typer(no_args_is_help=True, help="Amazon Bedrock RFT: IAM policies, data upload, grader Lambda.")
 
 SLEEP = time.sleep  # tests replace these so polling never really sleeps
@@ -173,6 +175,12 @@ def deploy_cmd(
         from rftlab.jobs.bedrock import sync
 
         sync.record(backend, state, with_metrics=False)
+        from rftlab.tracking import tuned
+
+        try:  # the deployment as metadata of the job's registered model (rftlab-style)
+            tuned.record_deployment(state.job_id, state.details["deployment_arn"])
+        except Exception as exc:
+            log.warning("deployment not recorded on the tuned model: %s", exc)
     if out:
         write_json(out, deployment_record(job_record, state))
     typer.echo(state.details["deployment_arn"])

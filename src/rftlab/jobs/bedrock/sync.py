@@ -13,6 +13,7 @@ from typing import Any
 from rftlab import tracking
 from rftlab.aws import AwsError
 from rftlab.jobs.state import JobState
+from rftlab.tracking.naming import new_run_name
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ def _params(state: JobState) -> dict[str, Any]:
     out.update({"backend": "bedrock", "base_model": d.get("base_model") or d.get("base_model_arn"),
                 "job_name": d.get("job_name"), "grader_lambda_arn": d.get("lambda_arn"), "region": d.get("region"),
                 "grader_version": d.get("grader_version"), "grader_deployment": d.get("grader_deployment"),
-                "spec_hash": d.get("request") and state.spec_hash,
                 "seed": d.get("seed"), "prompts.train_md5": digests[0] or None,
                 "prompts.val_md5": digests[1] if len(digests) > 1 else None})
     logs = ((d.get("request") or {}).get("trainingDataConfig") or {}).get("invocationLogsConfig")
@@ -71,7 +71,7 @@ def record(backend: Any, state: JobState, *, with_metrics: bool = True) -> JobSt
     for kind, rows in sources.items():  # each CSV has its own high-water mark: a late file is not skipped
         last = old_tags.get(f"{LAST_STEP}.{kind}")
         fresh[kind] = [r for r in rows if last in (None, "") or r[0] > int(last)]
-    with tracking.stage_run("rft-job", run_id=run_id, run_name=d.get("job_name") if not run_id else None,
+    with tracking.stage_run("rft-job", run_id=run_id, run_name=None if run_id else new_run_name(d.get("job_name")),
                             tags=tags) as run:
         new_params = {k: v for k, v in _params(state).items() if k not in old_params}
         if new_params:
@@ -91,10 +91,22 @@ def record(backend: Any, state: JobState, *, with_metrics: bool = True) -> JobSt
         run_id = run.info.run_id
     if state.status in RUN_STATUS and RUN_STATUS[state.status] != "FINISHED":
         tracking.set_run_status(run_id, RUN_STATUS[state.status])
-    if state.run_id != run_id:
-        state = backend.store.save(state.update(run_id=run_id))
+    newest = latest_reward(fresh)
+    if state.run_id != run_id or newest:
+        details = {**state.details, "last_reward": newest} if newest else state.details
+        state = backend.store.save(state.update(run_id=run_id, details=details))
     log.info("synced %s into MLflow run %s (%d new rows)", state.job_id, run_id, sum(map(len, fresh.values())))
     return state
+
+
+def latest_reward(sources: dict[str, list[tuple[int, dict[str, float]]]]) -> dict[str, float] | None:
+    """The newest training reward among freshly imported rows, for the progress line: {step, reward}."""
+    rows = [(step, values["train/reward_mean"]) for rows in sources.values() for step, values in rows
+            if "train/reward_mean" in values]
+    if not rows:
+        return None
+    step, reward = max(rows)
+    return {"step": step, "reward": reward}
 
 
 def rft_jobs(backend: Any) -> list[dict[str, Any]]:

@@ -35,9 +35,12 @@ def build_model(tokenizer: Any, *, d_model: int, n_layer: int, n_head: int, cont
 
 
 def lm_train(model: Any, tokenizer: Any, texts: list[str], *, context: int, epochs: int, lr: float,
-             batch_size: int, seed: int) -> list[float]:
-    """Plain next-token training (AdamW, warmup + cosine); returns the loss per epoch."""
+             batch_size: int, seed: int, progress: bool = False) -> list[float]:
+    """Plain next-token training (AdamW, warmup + cosine); returns the loss per epoch. With
+    `progress`, a bar over the optimizer steps with the running loss (rftlab.progress)."""
     import torch
+
+    from rftlab.progress import bar
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -52,6 +55,7 @@ def lm_train(model: Any, tokenizer: Any, texts: list[str], *, context: int, epoc
     pad = tokenizer.pad_token_id
     losses = []
     model.train()
+    shown = bar(steps, desc="base model", unit="step", enabled=progress)
     for epoch in range(epochs):
         order = sorted(range(len(ids)), key=lambda i: (len(ids[i]) // 8, rng.random()))  # similar lengths
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
@@ -72,13 +76,17 @@ def lm_train(model: Any, tokenizer: Any, texts: list[str], *, context: int, epoc
             opt.step()
             sched.step()
             total, n = total + loss.item(), n + 1
+            shown.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {total / n:.3f}", refresh=False)
+            shown.update()
         losses.append(total / max(1, n))
         log.info("base model epoch %d/%d loss %.3f", epoch + 1, epochs, losses[-1])
+    shown.close()
     model.eval()
     return losses
 
 
-def run_base_model(messages_path: str | Path, out_dir: str | Path, params: Any, *, author: str) -> dict[str, Any]:
+def run_base_model(messages_path: str | Path, out_dir: str | Path, params: Any, *, author: str,
+                   progress: bool = True) -> dict[str, Any]:
     """Train tokenizer + model on the messages and save both to `out_dir` (atomically)."""
     import torch
 
@@ -100,7 +108,7 @@ def run_base_model(messages_path: str | Path, out_dir: str | Path, params: Any, 
     model = build_model(tokenizer, d_model=params.d_model, n_layer=params.n_layer, n_head=params.n_head,
                         context=params.context, seed=params.seed)
     losses = lm_train(model, tokenizer, texts, context=params.context, epochs=params.epochs,
-                      lr=params.learning_rate, batch_size=params.batch_size, seed=params.seed)
+                      lr=params.learning_rate, batch_size=params.batch_size, seed=params.seed, progress=progress)
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)

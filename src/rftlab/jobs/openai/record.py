@@ -18,6 +18,7 @@ from rftlab.jobs.openai import events as ev
 from rftlab.jobs.openai.api import ApiError
 from rftlab.jobs.openai.launch import common_names
 from rftlab.jobs.state import JobState
+from rftlab.tracking.naming import new_run_name
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def params_of(state: JobState) -> dict[str, Any]:
                 "grader_lambda_arn": d.get("lambda_arn"), "region": d.get("region"),
                 "grader_version": d.get("grader_version"), "grader_deployment": d.get("grader_deployment"),
                 "training_file": d.get("training_file"), "validation_file": d.get("validation_file"),
-                "spec_hash": state.spec_hash, "seed": d.get("seed"), "prompts.train_md5": digests[0] or None,
+                "seed": d.get("seed"), "prompts.train_md5": digests[0] or None,
                 "prompts.val_md5": digests[1] if len(digests) > 1 else None})
     return {k: v for k, v in out.items() if v is not None}
 
@@ -64,7 +65,7 @@ def record(backend: Any, state: JobState) -> JobState:
         log.warning("metrics events of %s not imported: %s", state.job_id, exc)
         tags["rftlab.metrics_error"] = str(exc)[:500]
     fresh = [r for r in rows if last is None or r[0] > int(last)]
-    with tracking.stage_run("rft-job", run_id=run_id, run_name=f"openai-{state.job_id}" if not run_id else None,
+    with tracking.stage_run("rft-job", run_id=run_id, run_name=None if run_id else new_run_name(f"openai-{state.job_id}"),
                             tags=tags) as run:
         new_params = {k: v for k, v in params_of(state).items() if k not in old_params}
         if new_params:

@@ -1,0 +1,89 @@
+"""Job run names that say what differs: the DVC experiment and the `rft` params it changed.
+
+`dvc exp run -S rft.local.hyperparameters.learningRate=3e-4 -n lr3e-4` names the job's run
+`lr3e-4: learningRate=0.0003`; a plain `dvc repro` on branch main with params.yaml as committed
+names it `main`. DVC sets DVC_EXP_NAME and DVC_EXP_BASELINE_REV for the commands of an
+experiment (dvc/repo/experiments/queue/base.py in DVC 3); the changed params are the `rft` leaves
+of params.yaml that differ from the baseline commit's. The job id (and its spec hash) stays in
+the tags `rftlab.job_id` and `rftlab.spec_hash`, so two runs with one name are still told apart.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MAX_CHANGES = 3
+SPEC_HASH = "rftlab.spec_hash"  # the job's full spec hash (its id carries the first 12 hex digits)
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, Mapping):
+        return {prefix.rstrip("."): d} if prefix else {}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}."))
+    return out
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return "null" if v is None else str(v)
+
+
+def changed_params(current: Mapping[str, Any], baseline: Mapping[str, Any], section: str = "rft") -> dict[str, Any]:
+    """Dotted `section.*` keys whose value differs from the baseline's (pure)."""
+    now, before = _flat(current.get(section) or {}, f"{section}."), _flat(baseline.get(section) or {}, f"{section}.")
+    return {k: now.get(k) for k in sorted(set(now) | set(before)) if now.get(k) != before.get(k)}
+
+
+def run_name(label: str | None, changes: Mapping[str, Any], fallback: str) -> str:
+    """`label: key=value, ...` with the last segment of each changed key (pure)."""
+    parts = [f"{k.rsplit('.', 1)[-1]}={_value(v)}" for k, v in list(changes.items())[:MAX_CHANGES]]
+    if len(changes) > MAX_CHANGES:
+        parts.append(f"+{len(changes) - MAX_CHANGES} more")
+    text = ", ".join(parts)
+    if label and text:
+        return f"{label}: {text}"
+    return label or text or fallback
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=20, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def job_run_name(job_id: str) -> str:
+    """The name a new job run gets in this checkout (falls back to the job id outside git)."""
+    import yaml
+
+    from rftlab.config import project_root
+
+    root = project_root()
+    label = os.environ.get("DVC_EXP_NAME")
+    baseline_rev = os.environ.get("DVC_EXP_BASELINE_REV") or "HEAD"
+    if not label:
+        branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+        label = branch if branch and branch != "HEAD" else _git(root, "rev-parse", "--short", "HEAD")
+    try:
+        current = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {}
+        committed = _git(root, "show", f"{baseline_rev}:params.yaml")
+        baseline = (yaml.safe_load(committed) or {}) if committed is not None else current
+    except (OSError, yaml.YAMLError):
+        current = baseline = {}
+    return run_name(label, changed_params(current, baseline), job_id)
+
+
+def new_run_name(default: str | None) -> str | None:
+    """A remote job's new run: inside a DVC stage (DVC_STAGE set), `job_run_name`; a job synced
+    from elsewhere (`rftlab job sync`) keeps `default`, the backend's own job name."""
+    if default and os.environ.get("DVC_STAGE"):
+        return job_run_name(default)
+    return default
