@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml $(LOCK)
 
 setup: $(STAMP)
 
-## Set up, then run the whole pipeline offline on the bundled sample export.
+## Set up, then run the whole pipeline offline on the bundled sample export. Stages DVC restores
+## from its cache run no command: the last step records a light MLflow run for each of them.
 pipeline: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m rftlab.tracking.restored dvc.lock
 
 ## Set up, then run the test suite.
 test: $(STAMP)
@@ -41,5 +43,9 @@ lock:
 	  $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml 2> $(LOCK_VENV)/compile.log || { tail -20 $(LOCK_VENV)/compile.log; exit 1; }
 	! grep -En '^(nvidia-|triton==|torch==[^+]*$$)' $(LOCK) || { echo "$(LOCK) pulls a CUDA build of PyTorch: pin torch's +cpu build"; exit 1; }
 
+## Everything that holds state, so the next `make pipeline` starts from nothing but DVC's cache: data
+## products (the Optuna studies in data/grader/ and data/search/ included), job states and
+## checkpoints (.rftlab/), the MLflow store and its artifacts, metrics, plots and reports.
 clean:
-	rm -rf data/sample data/interim data/grader data/prompts data/models data/jobs metrics plots reports mlflow.db
+	rm -rf data/sample data/interim data/grader data/prompts data/models data/rft data/search data/jobs
+	rm -rf .rftlab mlflow.db mlflow.db-* mlruns mlartifacts metrics plots reports dvc_plots

@@ -108,12 +108,17 @@ def test_sigterm_is_handled_like_ctrl_c():
     import os
     import signal
 
-    from rftlab.jobs.local.backend import raise_on_sigterm
+    from rftlab.jobs.local.backend import Interrupts
 
-    previous = raise_on_sigterm()
-    try:
-        with pytest.raises(KeyboardInterrupt):
+    before = signal.getsignal(signal.SIGTERM)
+    with Interrupts() as interrupts:
+        with pytest.raises(KeyboardInterrupt):  # outside the training loop: at once
             os.kill(os.getpid(), signal.SIGTERM)
             signal.sigtimedwait([], 0.5) if hasattr(signal, "sigtimedwait") else None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        interrupts.graceful = True  # inside it: the first signal asks for a checkpointed stop
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert interrupts.requested
+        with pytest.raises(KeyboardInterrupt):  # a second one does not wait
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.sigtimedwait([], 0.5) if hasattr(signal, "sigtimedwait") else None
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -40,13 +40,19 @@ def process_token(pid: int | None = None) -> str:
 
 
 def hostname() -> str:
-    return socket.gethostname()
+    """This machine and PID namespace: a pid means something only where it was taken (two containers
+    may share a hostname, never a PID namespace)."""
+    try:
+        ns = os.readlink("/proc/self/ns/pid").removeprefix("pid:")
+    except OSError:
+        ns = ""
+    return f"{socket.gethostname()}{ns}"
 
 
 def process_alive(token: str | None, host: str | None = None) -> bool | None:
-    """Is the process named by `token` (from `process_token`) still running?
+    """Is the process named by `token` (from `process_token`, taken on `host` = `hostname()`) running?
 
-    None when it cannot be told: another host, or no token.
+    None when it cannot be told: another host or PID namespace, or no token.
     """
     if not token or (host and host != hostname()):
         return None

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -20,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from rftlab.calibrate.objective import Evaluation, Objective, params_of, suggest, weight_space
+from rftlab.calibrate.recorder import Recorder
 from rftlab.calibrate.study import (
+    claim_worker,
     default_storage,
     default_study_name,
     n_complete,
@@ -33,6 +33,8 @@ from rftlab.errors import InputError
 from rftlab.io import read_json, read_messages, write_json
 
 log = logging.getLogger(__name__)
+
+TIMINGS = ("trials_per_s", "features_s", "prepare_s")  # wall time: logged to MLflow, kept out of the metrics file
 
 
 def weights_from_params(params: dict[str, float], space: list) -> dict[str, float]:
@@ -121,8 +123,9 @@ def calibrate(
     code = feature_code_digest() + file_md5(scoring_mod.__file__)[:12]  # features + scoring define a trial's value
     name = study_name or default_study_name(author, data.digest, [p for p, *_ in space], code)
     study = open_study(storage, name, seed=seed, digest=data.digest, space=[p for p, *_ in space], folds=folds)
-    work = working_copy(study, seed)
-    if len(study.trials) == 0:  # trial 0: the grader's hand-set weights, the baseline to beat
+    worker = claim_worker(storage, name)  # a second worker on this study samples elsewhere (study.py)
+    work = working_copy(study, seed, worker)
+    if len(study.trials) == 0 and worker == 0:  # trial 0: the grader's hand-set weights, the baseline to beat
         work.enqueue_trial(params_of(DEFAULT_WEIGHTS, space), user_attrs={"source": "default_weights"})
     remaining = max(0, trials - n_complete(study))
     run_params = {
@@ -131,7 +134,7 @@ def calibrate(
         "n_messages": len(messages), "n_heldout": int(len(data.labels)), "n_gaming": int(len(data.G)),
         "components": ",".join(data.names),
     }
-    tags = {"rftlab.heldout_digest": data.digest, "rftlab.study": name}
+    tags = {"rftlab.heldout_digest": data.digest, "rftlab.study": name, "rftlab.worker": str(worker)}
 
     def run_trial(trial: Any) -> float:
         weights = objective.with_scale(suggest(trial, space))
@@ -147,7 +150,7 @@ def calibrate(
     with ctx as run:
         if run is not None:
             tracking.log_input_file(messages_path, name="messages", context="calibration")
-        recorder = Recorder(study, run.info.run_id if run is not None else None, space)
+        recorder = Recorder(study, run.info.run_id if run is not None else None, space, target=trials, worker=worker)
         t1 = time.perf_counter()
         try:
             if remaining:
@@ -183,16 +186,16 @@ def calibrate(
             "target_median": round(float(np.median(objective.scores(weights)[0][data.labels == 1])), 6),
             "background_median": round(float(np.median(objective.scores(weights)[0][data.labels == 0])), 6),
             "trials": n_complete(study),
-            "trials_run": remaining,
-            "trials_per_s": round(remaining / t_search, 2) if remaining and t_search > 0 else None,
+            "trials_run": recorder.added,
+            "trials_per_s": round(recorder.added / t_search, 2) if recorder.added and t_search > 0 else None,
             "features_s": round(t_feat, 2),
             "prepare_s": round(t_prep, 2),
             "grader_version": bundle["version"],
             "heldout_digest": data.digest,
             "study": name,
         }
-        if metrics_path:
-            write_json(metrics_path, summary)
+        if metrics_path:  # a DVC output: no timings (they stay in MLflow), so a rerun writes the same bytes
+            write_json(metrics_path, {k: v for k, v in summary.items() if k not in TIMINGS})
         if run is not None:
             _log_parent(study, summary, weights, plots_dir, out)
             if register:
@@ -201,60 +204,6 @@ def calibrate(
                 summary["registry"] = register_candidate(out, bundle, objective, best_ev, data.digest)
         log.info("calibrated: AUC %.4f after %d trials -> %s", best_ev.mean_auc, summary["trials"], out)
     return summary
-
-
-class Recorder:
-    """Writes each finished trial to the persistent study and, when tracking, as an MLflow
-    child run — from a background thread, so store round-trips overlap the next trials."""
-
-    def __init__(self, study: Any, parent_run_id: str | None, space: list) -> None:
-        self.study, self.parent, self.space = study, parent_run_id, space
-        self.parent_run: Any = None
-        self.queue: queue.Queue = queue.Queue()
-        self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self._work, name="calibrate-recorder", daemon=True)
-        self.thread.start()
-
-    def submit(self, _study: Any, trial: Any) -> None:
-        if self.errors:
-            raise self.errors[0]
-        self.queue.put(trial)
-
-    def close(self, timeout: float = 600.0) -> None:
-        self.queue.put(None)
-        self.thread.join(timeout)
-        if self.errors:
-            raise self.errors[0]
-
-    def _work(self) -> None:
-        while (trial := self.queue.get()) is not None:
-            try:
-                self.study.add_trial(trial)
-            except Exception as exc:  # storage gone: stop the search, say why
-                self.errors.append(exc)
-                continue
-            if self.parent is not None:
-                self._log(trial)
-
-    def _log(self, trial: Any) -> None:
-        from rftlab import tracking
-
-        ev = trial.user_attrs.get("eval", {})
-        metrics = {"auc": ev.get("mean_auc"), "objective": trial.value, "penalty": ev.get("penalty"),
-                   "gaming_above_median": ev.get("gaming_above_median")}
-        metrics.update({f"fold_{i}_auc": a for i, a in enumerate(ev.get("fold_aucs", []))})
-        try:
-            if self.parent_run is None:
-                self.parent_run = tracking.get_run(self.parent)
-            tracking.log_child_run(
-                self.parent, "calibration-trial", run_name=f"trial-{trial.number}", parent=self.parent_run,
-                params={"weights": trial.user_attrs.get("weights") or weights_from_params(trial.params, self.space)},
-                metrics=metrics,
-                tags={"optuna.trial_number": trial.number, "optuna.state": trial.state.name},
-                status="FINISHED" if trial.state.name == "COMPLETE" else "FAILED",
-            )
-        except Exception as exc:  # tracking must never kill the search
-            log.warning("trial %d: MLflow child run not logged: %s", trial.number, exc)
 
 
 def _log_parent(study: Any, summary: dict, weights: dict, plots_dir: Any, out: Path) -> None:

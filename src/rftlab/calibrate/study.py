@@ -9,7 +9,12 @@ Speed: an RDB storage commits on every `suggest_*` call (~16 per trial, ~10 ms e
 sqlite). The sampler therefore works on an in-memory copy of the study, loaded from the
 persistent one at start; each finished trial is written back with one `add_trial` from a
 background thread (search.Recorder; flushed on exit and on Ctrl-C, so only the trial in
-flight is lost). Trial numbers stay identical.
+flight is lost). Trial numbers are the persistent study's (calibrate/recorder.py).
+
+Several workers on one study (two `rftlab calibrate` at once, or on several machines with a
+shared RDB storage) each claim a worker slot, a lease in the study's database
+(search/lease.py): the first live worker is 0, a second 1, ... The slot shifts the sampler's
+seed, so workers sample different points while a single worker stays exactly repeatable.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -56,10 +62,17 @@ def open_study(
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a Ctrl-C must not print a trial traceback
     if storage.startswith("sqlite:///"):
         Path(storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        rdb = optuna.storages.RDBStorage(storage, engine_kwargs=_engine_kwargs(storage))
-    except Exception as exc:  # bad URL, driver missing, server down: one readable line
-        raise ConfigError(f"calibrate.storage {redact(storage)}: cannot open Optuna storage ({exc})") from None
+    rdb = None
+    for attempt in range(5):
+        try:
+            rdb = optuna.storages.RDBStorage(storage, engine_kwargs=_engine_kwargs(storage))
+            break
+        except Exception as exc:  # bad URL, driver missing, server down: one readable line
+            # two workers opening a fresh database race on Optuna's CREATE TABLE / version row: the
+            # loser succeeds on the next try, once the tables exist
+            if attempt == 4 or not race(exc):
+                raise ConfigError(f"calibrate.storage {redact(storage)}: cannot open Optuna storage ({exc})") from None
+            time.sleep(0.5 * (attempt + 1))
     # Seed shifted by the trials already run: a resumed study must not replay the same
     # random start-up points, yet two identical reruns stay identical.
     _fast_sqlite(rdb, storage)
@@ -83,16 +96,79 @@ def open_study(
     return study
 
 
-def working_copy(study: Any, seed: int) -> Any:
+WORKER_SEED_STRIDE = 104_729  # a prime: worker k samples from seed + trials + k * stride
+MAX_WORKERS = 64
+_CLAIMED: dict[tuple[str, str], int] = {}
+
+
+def claim_worker(storage: str, name: str) -> int:
+    """This process's worker slot on study `name` (0 = the first live worker), held until it exits.
+
+    A slot is a lease in the study's database: a SIGKILLed worker's slot is free again at once on
+    its host (its process is gone), elsewhere after a day.
+    """
+    import atexit
+
+    from rftlab.search.lease import Leases, worker_id
+
+    if (storage, name) in _CLAIMED:  # one process is one worker, however many times it calibrates
+        return _CLAIMED[(storage, name)]
+    leases = Leases(storage, engine_kwargs=_engine_kwargs(storage))
+    owner = worker_id()
+    for slot in range(MAX_WORKERS):
+        key = f"calibrate:{name}:worker:{slot}"
+        if leases.acquire(key, owner, ttl=86_400.0):
+            atexit.register(_release, leases, key, owner)
+            _CLAIMED[(storage, name)] = slot
+            if slot:
+                log.info("calibration worker %d on study %s (another worker is running)", slot, name)
+            return slot
+    leases.close()
+    raise ConfigError(f"Optuna study {name!r}: {MAX_WORKERS} calibration workers already running")
+
+
+def _release(leases: Any, key: str, owner: str) -> None:
+    try:
+        leases.release(key, owner)
+        leases.close()
+    except Exception as exc:  # the database may be gone at exit; the lease then expires
+        log.debug("worker lease %s not released: %s", key, exc)
+
+
+def count_complete(study: Any) -> int:
+    """COMPLETE trials of a persistent study (what `--trials` counts): one COUNT query on an RDB."""
+    from optuna.storages import RDBStorage
+    from optuna.trial import TrialState
+
+    storage = getattr(study._storage, "_backend", study._storage)  # optuna wraps an RDB in a cache
+    if not isinstance(storage, RDBStorage):
+        return n_complete(study)
+    import sqlalchemy as sa
+    from optuna.storages._rdb.models import TrialModel
+
+    with storage.engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(TrialModel).where(
+            TrialModel.study_id == study._study_id, TrialModel.state == TrialState.COMPLETE)
+        return int(conn.execute(query).scalar_one())
+
+
+def race(exc: Exception) -> bool:
+    """An error from two processes creating one database's tables at once (retrying succeeds)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(w in text for w in ("integrity", "unique", "already exists", "duplicate", "locked"))
+
+
+def working_copy(study: Any, seed: int, worker: int = 0) -> Any:
     """An in-memory study holding the persistent study's finished trials (same numbers).
 
     The TPE seed is shifted by the trials already run: a resumed study must not replay the
-    same random start-up points, yet two identical reruns stay identical.
+    same random start-up points, yet two identical reruns stay identical. A second worker
+    (`worker` > 0) is shifted further, so two workers never propose the same points.
     """
     import optuna
 
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-    sampler = optuna.samplers.TPESampler(seed=seed + len(trials), multivariate=True)
+    sampler = optuna.samplers.TPESampler(seed=seed + len(trials) + worker * WORKER_SEED_STRIDE, multivariate=True)
     work = optuna.create_study(sampler=sampler, direction="maximize")
     work.add_trials(trials)
     return work

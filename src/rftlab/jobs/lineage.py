@@ -92,7 +92,13 @@ def restore_job_run(record: Mapping[str, Any], *, history: Sequence[tuple[int, M
 
 
 def job_run_id(record: Mapping[str, Any], job_path: str | Path | None = None) -> str:
-    """The run of the job named by a job record, recorded from the record when this store lacks it."""
+    """The run of the job named by a job record: this project's own execution of it (its job state)
+    when that run is in the store, else the job's run found by id, else one recorded from the record."""
+    from rftlab.jobs.state import default_store
+
+    state = default_store().load(str(record["spec_hash"])) if record.get("spec_hash") else None
+    if state is not None and state.job_id == record["job_id"] and state.run_id and tracking.run_exists(state.run_id):
+        return state.run_id
     found = find_job_run(str(record["job_id"]))
     if found is not None:
         return found.info.run_id

@@ -115,26 +115,66 @@ def run_rft(params: Any, *, train: str, val: str | None, grader: str, job_out: s
     state = backend.wait(state, progress=progress)
     if state.status != "Completed":
         raise JobNotCompleted(f"job {state.job_id} ended {state.status}: {state.failure_message or 'no model'}")
-    summary = summarize(backend.metrics(state))
+    history = backend.metrics(state)
     model_id = backend.model_id(state)
     if spec.backend == "local" and model_id:
+        if not Path(model_id).is_dir():
+            raise InputError(f"job {state.job_id} is Completed but its model folder {model_id} is gone; delete "
+                             f"{backend.store.path(state.spec_hash)} and rerun `dvc repro rft` to train it again")
         copy_model(model_id, model_out)
+        model_id = relative(model_out)  # the job's own folder is untracked state (.rftlab/jobs/)
     else:
         write_json(Path(model_out) / "model_id.json", {"model_id": model_id, "job_id": state.job_id})
-    record = {
-        "job_id": state.job_id, "backend": state.backend, "status": state.status, "run_id": state.run_id,
-        "spec_hash": state.spec_hash, "base_model": spec.base_model, "model_id": model_id,
-        "model_path": str(model_out) if spec.backend == "local" else None,
-        "grader_path": grader, "grader_version": state.details.get("grader_version") or _grader_version(state),
-        "train_path": train, "val_path": val,
-        "prompts_digest": {"train": file_md5(train), **({"val": file_md5(val)} if val else {})},
-        "hyperparameters": spec.hyperparameters, "cost_usd": state.cost_usd, "duration_min": state.duration_min,
-        "metrics": summary,
-    }
+    record = job_record(state, spec, history, model_id=model_id, model_out=model_out,
+                        paths={"grader_path": grader, "train_path": train, "val_path": val})
+    from rftlab.jobs.lineage import ensure_state_run
+
+    state = ensure_state_run(backend, state, record, history)  # a state from another MLflow store: re-linked
     write_json(job_out, record)
     if metrics_out:
-        write_json(metrics_out, {"cost_usd": state.cost_usd, "duration_min": state.duration_min, **summary})
+        write_json(metrics_out, {**{k: record[k] for k in ("cost_usd", "duration_min") if k in record},
+                                 **record["metrics"]})
+    log.info("job %s: %.1f min, $%.2f (estimate); MLflow run %s", state.job_id, state.duration_min, state.cost_usd,
+             state.run_id)
     return state
+
+
+def relative(path: str | Path | None) -> str | None:
+    """A path as the record keeps it: relative to the project when inside it (never this machine's layout)."""
+    if path is None:
+        return None
+    from rftlab.config import project_root
+
+    p = Path(path)
+    if p.is_absolute() and p.resolve().is_relative_to(project_root()):
+        return p.resolve().relative_to(project_root()).as_posix()
+    return p.as_posix()
+
+
+def job_record(state: JobState, spec: JobSpec, history: list[tuple[int, dict[str, float]]], *, model_id: str | None,
+               model_out: str, paths: dict[str, str | None]) -> dict[str, Any]:
+    """data/rft/job.json: what the job is and what it gave, a function of the stage's inputs alone.
+
+    No MLflow run id (runs belong to one store: the run is found by `rftlab.job_id`, see
+    rftlab.jobs.lineage), no absolute path, no wall-time duration or cost (MLflow and
+    .rftlab/jobs/ hold those), so a fresh clone's `dvc repro` writes the same bytes.
+    """
+    from rftlab.jobs.lineage import curves
+
+    train, val = paths["train_path"], paths.get("val_path")
+    return {
+        "job_id": state.job_id, "backend": state.backend, "status": state.status, "spec_hash": state.spec_hash,
+        "base_model": relative(spec.base_model) if Path(spec.base_model).exists() else spec.base_model,
+        "model_id": model_id, "model_path": relative(model_out) if spec.backend == "local" else None,
+        "grader_path": relative(paths["grader_path"]),
+        "grader_version": state.details.get("grader_version") or _grader_version(state),
+        "train_path": relative(train), "val_path": relative(val),
+        "prompts_digest": {"train": file_md5(str(train)), **({"val": file_md5(val)} if val else {})},
+        "hyperparameters": spec.hyperparameters, "metrics": summarize(history), "curves": curves(history),
+        # a remote job's duration and cost are the job's own (AWS's timestamps), the same on every rerun;
+        # a local job's are this machine's wall time: MLflow and .rftlab/jobs/ only
+        **({} if state.backend == "local" else {"cost_usd": state.cost_usd, "duration_min": state.duration_min}),
+    }
 
 
 def _grader_version(state: JobState) -> str | None:

@@ -59,6 +59,9 @@ class Leases:
             pass
         except sa.exc.ProgrammingError:  # PostgreSQL: concurrent CREATE TABLE
             pass
+        except sa.exc.OperationalError as exc:  # sqlite: "table ... already exists" after a concurrent CREATE
+            if "already exists" not in str(exc):
+                raise
 
     def acquire(self, name: str, owner: str, ttl: float) -> bool:
         """Take or renew the lease `name`; False when another live owner holds it."""

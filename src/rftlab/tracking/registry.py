@@ -1,10 +1,22 @@
-"""The model registry: grader versions as pyfunc models, tags and the `champion` alias."""
+"""The model registry: grader versions as pyfunc models, tags and the `champion` alias.
 
-from collections.abc import Mapping
+A registered version carries `rftlab.content_md5`, the digest of the artifacts it was logged
+from; registering identical artifacts again returns that version instead of a second one. The
+look-up and the registration happen under one file lock (beside a sqlite store, else in
+.rftlab/locks/), so two processes registering the same bundle at once still get one version.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from rftlab.tracking.runs import _mlflow
-from rftlab.tracking.store import open_store
+from rftlab.tracking.store import open_store, sqlite_path
+
+CONTENT = "rftlab.content_md5"
 
 
 def model_version_by_alias(name: str, alias: str) -> Any | None:
@@ -52,14 +64,49 @@ def log_pyfunc_model(
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
             return predict(self._state, model_input)
 
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=_Model(),
-        artifacts=dict(artifacts),
-        registered_model_name=registered_model_name,
-        input_example=input_example,
-        pip_requirements=pip_requirements,
-    )
+    def _log() -> Any:
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=_Model(),
+            artifacts=dict(artifacts),
+            registered_model_name=registered_model_name,
+            input_example=input_example,
+            pip_requirements=pip_requirements,
+        )
+
+    if registered_model_name is None:
+        return _log()
+    digest = content_md5(artifacts)
+    with registry_lock():
+        same = find_model_versions(registered_model_name, CONTENT, digest)
+        if same:  # these exact artifacts are registered already: no second version
+            v = min(same, key=lambda mv: int(mv.version))
+            return SimpleNamespace(registered_model_version=str(v.version), model_uri=v.source, reused=True)
+        info = _log()
+        set_model_version_tags(registered_model_name, str(info.registered_model_version), {CONTENT: digest})
+        return info
+
+
+def content_md5(artifacts: Mapping[str, str]) -> str:
+    """One digest over named artifact files/folders (DVC's MD5 of each)."""
+    import hashlib
+
+    from rftlab.io import path_md5
+
+    blob = "\n".join(f"{k}={path_md5(Path(v))}" for k, v in sorted(artifacts.items()))
+    return hashlib.md5(blob.encode("utf-8")).hexdigest()
+
+
+@contextlib.contextmanager
+def registry_lock() -> Iterator[None]:
+    """Serialise look-up-then-register between processes (beside a sqlite store, else per project)."""
+    from rftlab.config import project_root
+    from rftlab.locks import file_lock
+
+    db = sqlite_path(open_store())
+    path = db.with_name(db.name + "-registry-lock") if db else project_root() / ".rftlab" / "locks" / "registry.lock"
+    with file_lock(path, timeout=float(os.environ.get("RFTLAB_LOCK_TIMEOUT", "600"))):
+        yield
 
 
 def set_model_alias(model_name: str, alias: str, version: str) -> None:

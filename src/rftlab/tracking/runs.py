@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import subprocess
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -214,7 +215,15 @@ def log_input_file(path: str | os.PathLike, *, name: str | None = None, context:
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(str(p))
     dataset = MetaDataset(source=source, name=name or p.name, digest=digest[:32])
-    _mlflow().log_input(dataset, context=context)
+    for attempt in range(3):
+        try:
+            _mlflow().log_input(dataset, context=context)
+            break
+        except Exception as exc:  # two processes logging one new dataset at once: the loser finds it on a retry
+            text = str(exc).lower()
+            if attempt == 2 or not ("unique" in text or "integrity" in text):
+                raise
+            time.sleep(0.2 * (attempt + 1))
     return digest
 
 
@@ -250,13 +259,13 @@ def close_orphans(tag: str | None = None, value: str | None = None, status: str 
     held by a live process (another worker, another pipeline) or by another host is left alone.
     """
     mlflow = _mlflow()
-    client = mlflow.MlflowClient()
     if tag is not None:
         runs = find_runs(tag, str(value))
     else:
         runs = mlflow.search_runs(experiment_ids=[experiment_id or setup()],
                                   filter_string="attributes.status = 'RUNNING'", output_format="list")
         runs = [r for r in runs if PID in r.data.tags]
+    client = mlflow.MlflowClient()  # after find_runs/setup: the store is open (its schema made under the lock)
     n = 0
     for run in runs:
         if (kind is None or run.data.tags.get(KIND) == kind) and orphaned(run):

@@ -1,8 +1,12 @@
 """Local RFT backend: TRL GRPO on CPU, in this process, resumable from checkpoints.
 
 State lives in the StateStore (one JSON per spec hash) and the job folder
-`.rftlab/jobs/<spec_hash>/` (checkpoints, metrics.jsonl, tuned model). The job's MLflow
-run is found again by `rftlab.job_id`, so an interrupted stage resumes the same run.
+`.rftlab/jobs/<spec_hash>/` (checkpoints, metrics.jsonl, tuned model). One process trains a job
+at a time: it holds `.rftlab/jobs/<spec_hash>.lock` (fcntl, released by the kernel when the
+process dies, SIGKILL included); a second attempt at the same job waits for it, following its
+progress, and takes over only if it dies before the job is done. The job's MLflow run belongs to
+the job's execution (its state, `rftlab.execution`), so an interrupted stage resumes the same
+run, and a second project sharing the MLflow store keeps its own.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +53,8 @@ class LocalBackend:
         if existing := self.store.load(h):
             return existing
         state = JobState(job_id=spec.job_id(), spec_hash=h, backend=self.name,
-                         details={"spec": spec.model_dump(mode="json"), "elapsed_s": 0.0})
+                         details={"spec": spec.model_dump(mode="json"), "elapsed_s": 0.0,
+                                  "execution": uuid.uuid4().hex})  # this state's execution: its own MLflow run
         return self.store.save(state)
 
     def status(self, state: JobState) -> JobState:
@@ -64,31 +70,56 @@ class LocalBackend:
     def job_dir(self, state: JobState) -> Path:
         return self.store.root / state.spec_hash
 
+    def lock_path(self, state: JobState) -> Path:
+        return self.store.root / f"{state.spec_hash}.lock"
+
     def wait(self, state: JobState, progress: bool = True) -> JobState:
         """Run the job to its end here (resuming from its last checkpoint); no-op when done.
 
-        If another live process is training it, follow that process's state file instead.
+        If another live process is training it, follow that process's state file instead, and
+        take the job over if that process dies before the job is done.
         """
-        state = self.status(state)
-        if state.done:
-            return state
-        if pid_alive(state.details.get("pid")):
-            return self._follow(state, progress)
-        from rftlab.jobs.local.run import run_job
+        from rftlab.locks import release, try_lock
 
-        return run_job(self, state, progress=progress)
+        state = self.status(state)
+        while not state.done:
+            held = try_lock(self.lock_path(state))
+            if held is None:
+                log.warning("job %s is being trained by another process (pid %s): waiting for it", state.job_id,
+                            state.details.get("pid") or "?")
+                state = self._follow(state, progress)
+                continue
+            try:
+                state = self.status(state)  # re-read under the lock: the other process may have finished it
+                if state.done:
+                    return state
+                from rftlab.jobs.local.run import run_job
+
+                return run_job(self, state, progress=progress)
+            finally:
+                release(held)
+        return state
 
     def _follow(self, state: JobState, progress: bool) -> JobState:
+        """Show the training process's progress until the job is done or nobody holds it any more."""
         from tqdm import tqdm
 
+        from rftlab.locks import release, try_lock
+
         bar = tqdm(total=state.details.get("max_steps") or 0, desc=state.job_id, disable=not progress)
-        while not state.done:
-            time.sleep(2.0)
-            state = self.status(state)
-            bar.total = state.details.get("max_steps") or bar.total
-            bar.n = state.details.get("step", 0)
-            bar.refresh()
-        bar.close()
+        try:
+            while not state.done:
+                time.sleep(1.0)
+                state = self.status(state)
+                bar.total = state.details.get("max_steps") or bar.total
+                bar.n = state.details.get("step", 0)
+                bar.refresh()
+                free = try_lock(self.lock_path(state))
+                if free is not None:  # the trainer ended (or died): the caller looks again
+                    release(free)
+                    return self.status(state)
+        finally:
+            bar.close()
         return state
 
     def metrics(self, state: JobState) -> list[tuple[int, dict[str, float]]]:
@@ -126,16 +157,37 @@ class LocalBackend:
         return round(float(state.details.get("elapsed_s", 0.0)) / 3600.0 * rate, 6)
 
 
-def raise_on_sigterm() -> Any:
-    """SIGTERM (kill, dvc being stopped) behaves like Ctrl-C: runs end KILLED, state resumable."""
+class Interrupts:
+    """SIGINT/SIGTERM while training: the first one finishes the step, checkpoints it and stops (the
+    job resumes from exactly there: nothing is trained or logged twice); a second one, or one outside
+    the training loop, raises KeyboardInterrupt at once. Either way the run ends KILLED, the state
+    stays resumable."""
 
-    def handler(signum: int, frame: Any) -> None:
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.graceful = False   # set by the trainer callback while steps run
+        self.requested = False
+        self.previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.graceful and not self.requested:
+            self.requested = True
+            log.warning("signal %d: stopping after this step (checkpointed); send it again to stop at once", signum)
+            return
         raise KeyboardInterrupt(f"signal {signum}")
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return None
+    def __enter__(self) -> Interrupts:
+        for sig in self.SIGNALS:
+            try:
+                self.previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: signals stay as they were
+                pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 class JobFailed(RftlabError):

@@ -1,8 +1,18 @@
-"""Per-step MLflow metrics, validation reward, sample tables and stop requests for GRPO."""
+"""Per-step MLflow metrics, validation reward, sample tables, stop requests and interrupts for GRPO.
+
+Each (metric, step) is recorded once per job: a job resumed from its last checkpoint replays the
+steps after it (a SIGKILL leaves no later checkpoint), and those replays are not logged again to
+MLflow or metrics.jsonl (`logged` holds what the run already has; the checkpoint restores the RNG
+state, so on one machine a replayed step reproduces the logged value, and a warning says when not).
+A first SIGINT/SIGTERM during training (`Interrupts`) ends the step, saves a checkpoint there and
+stops, so nothing is replayed at all; a second one interrupts at once.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +20,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from rftlab import tracking
+
+log = logging.getLogger(__name__)
 
 # TRL's log keys -> the stable metric names of docs/contracts.md#metrics (others keep their TRL name under train/).
 RENAME = {
@@ -39,17 +51,43 @@ class JobCallback(TrainerCallback):
     """Streams metrics to MLflow and the job's metrics.jsonl; evaluates every `interval` steps."""
 
     def __init__(self, *, reward: Any, tokenizer: Any, val_rows: list[dict], interval: int, job_dir: Path,
-                 gen: dict[str, Any], stop_requested: Any, on_step: Any = None) -> None:
+                 gen: dict[str, Any], stop_requested: Any, on_step: Any = None,
+                 logged: dict[str, dict[int, float]] | None = None, interrupts: Any = None) -> None:
         self.reward, self.tokenizer, self.val_rows = reward, tokenizer, val_rows
         self.interval, self.job_dir, self.gen = interval, job_dir, gen
         self.stop_requested, self.on_step = stop_requested, on_step
+        self.logged: dict[str, dict[int, float]] = logged if logged is not None else {}
+        self.interrupts = interrupts
         self.last_val: float | None = None
         self.stopped = False
+        self.interrupted = False
+        self.replayed = 0
 
     def _record(self, step: int, metrics: dict[str, float]) -> None:
-        tracking.log_metrics(metrics, step=step)
+        new = {}
+        for key, value in metrics.items():
+            seen = self.logged.setdefault(key, {})
+            if step in seen:  # a step replayed after a resume: recorded already
+                self.replayed += 1
+                if seen[step] is not None and not math.isclose(seen[step], value, rel_tol=1e-6, abs_tol=1e-9):
+                    log.warning("step %d replayed %s = %g, recorded %g before the resume (kept)", step, key, value,
+                                seen[step])
+                continue
+            seen[step] = value
+            new[key] = value
+        if not new:
+            return
+        tracking.log_metrics(new, step=step)
         with open(self.job_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"step": step, "time": time.time(), **metrics}) + "\n")
+            fh.write(json.dumps({"step": step, "time": time.time(), **new}) + "\n")
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.interrupts is not None:
+            self.interrupts.graceful = True
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.interrupts is not None:
+            self.interrupts.graceful = False
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
         metrics = metric_names(logs or {}, self.reward.pop_components())
@@ -82,7 +120,11 @@ class JobCallback(TrainerCallback):
             self.on_step(state.global_step, state.max_steps)
         if state.global_step % self.interval == 0:
             self.evaluate(model, state.global_step)
-        if self.stop_requested():
+        if self.interrupts is not None and self.interrupts.requested:
+            self.interrupted = True  # checkpoint this step, then the caller raises KeyboardInterrupt
+            control.should_training_stop = True
+            control.should_save = True
+        elif self.stop_requested():
             self.stopped = True
             control.should_training_stop = True
             control.should_save = True

@@ -1,12 +1,19 @@
-"""Run a local job inside its (new or reopened) MLflow run, keeping the state file true."""
+"""Run a local job inside its (new or reopened) MLflow run, keeping the state file true.
+
+The run belongs to the job's execution (`rftlab.execution`, kept in the job state): a rerun of
+the same state resumes its run; a state whose run is not in the current store (a new
+MLFLOW_TRACKING_URI) gets a new run with the job's history replayed into it. Each step's metrics
+are logged once (callback.py); `elapsed_s` is saved at every step, so durations add up across
+resumes, a hard kill losing at most one step's time.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +53,8 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
     """Train (or resume) the job in this process; returns its final state."""
     from tqdm import tqdm
 
-    from rftlab.jobs.local.backend import JobFailed, raise_on_sigterm
+    from rftlab.jobs.lineage import EXECUTION, replay
+    from rftlab.jobs.local.backend import Interrupts, JobFailed
     from rftlab.jobs.local.train import train
     from rftlab.jobs.local.reward import GraderReward
 
@@ -55,17 +63,24 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
     job_dir = backend.job_dir(state)
     job_dir.mkdir(parents=True, exist_ok=True)
     reward = GraderReward(spec.grader_path)
-    tracking.close_orphans(tracking.JOB_ID, state.job_id, status="KILLED")
-    run_id = state.run_id
-    if run_id is None and (found := tracking.find_runs(tracking.JOB_ID, state.job_id)):
+    if not state.details.get("execution"):  # states written before executions were named
+        state = store.save(state.update(details={**state.details, "execution": uuid.uuid4().hex}))
+    execution = state.details["execution"]
+    run_id = state.run_id if state.run_id and tracking.run_exists(state.run_id) else None
+    if run_id is None and (found := tracking.find_runs(EXECUTION, execution)):
         run_id = found[0].info.run_id
-    tags = {tracking.JOB_ID: state.job_id, tracking.BACKEND: backend.name, tracking.GRADER_VERSION: reward.version}
+    tags = {tracking.JOB_ID: state.job_id, tracking.BACKEND: backend.name, tracking.GRADER_VERSION: reward.version,
+            EXECUTION: execution}
     params = None if run_id else run_params(spec, reward.version, profile_digest(reward.grader))
     deps = {"train": spec.train_path, "grader": spec.grader_path, "base_model": spec.base_model}
     if spec.val_path:
         deps["val"] = spec.val_path
     bar = tqdm(total=state.details.get("max_steps") or None, desc=state.job_id, disable=not progress, unit="step")
     holder = {"state": state}
+    started, before = time.time(), float(state.details.get("elapsed_s", 0.0))
+
+    def elapsed() -> float:
+        return before + time.time() - started
 
     def on_step(step: int, max_steps: int) -> None:
         bar.total = max_steps
@@ -74,21 +89,23 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
         current = store.load(state.spec_hash)  # keep a stop request written by `rftlab job stop`
         status = "Stopping" if current is not None and current.status == "Stopping" else holder["state"].status
         holder["state"] = store.save(holder["state"].update(
-            status=status, details={**holder["state"].details, "step": step, "max_steps": max_steps}))
+            status=status, details={**holder["state"].details, "step": step, "max_steps": max_steps,
+                                    "elapsed_s": elapsed()}))
 
     def stop_requested() -> bool:
         current = store.load(state.spec_hash)
         return current is not None and current.status == "Stopping"
 
-    previous = raise_on_sigterm()
-    started = time.time()
-
-    def elapsed() -> float:
-        return float(holder["state"].details.get("elapsed_s", 0.0)) + time.time() - started
+    def interrupted() -> JobState:
+        cur = store.load(state.spec_hash) or holder["state"]
+        return store.save(holder["state"].update(
+            status="Stopped" if cur.status == "Stopping" else "InProgress",
+            details={**holder["state"].details, "pid": None, "interrupted": True, "elapsed_s": elapsed()}))
 
     try:
-        with tracking.stage_run("rft-job", run_name=state.job_id, run_id=run_id, params=params, tags=tags,
-                                deps=deps) as run:
+        with Interrupts() as interrupts, tracking.stage_run(
+                "rft-job", run_name=state.job_id, run_id=run_id, params=params, tags=tags,
+                deps=deps) as run:
             if params is not None:
                 tracking.log_input_file(spec.train_path, name="train", context="training")
                 if spec.val_path:
@@ -96,22 +113,25 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
                 tracking.log_dict(spec.model_dump(mode="json"), "job/spec.json")
                 if Path(spec.grader_path).stat().st_size < 20_000_000:  # the grader manifest the job trained against
                     tracking.log_artifact(spec.grader_path, "job/grader")
+                replay(backend.metrics(state))  # steps trained before this store knew the job
+            logged = tracking.metric_points(run.info.run_id)
             holder["state"] = store.save(holder["state"].update(
                 run_id=run.info.run_id, status="InProgress",
                 details={**holder["state"].details, "pid": os.getpid(), "grader_version": reward.version}))
             try:
-                result = train(spec, job_dir, reward=reward, stop_requested=stop_requested, on_step=on_step)
+                result = train(spec, job_dir, reward=reward, stop_requested=stop_requested, on_step=on_step,
+                               logged=logged, interrupts=interrupts)
             except KeyboardInterrupt:
-                cur = store.load(state.spec_hash) or holder["state"]
-                holder["state"] = store.save(holder["state"].update(
-                    status="Stopped" if cur.status == "Stopping" else "InProgress",
-                    details={**holder["state"].details, "pid": None, "interrupted": True, "elapsed_s": elapsed()}))
+                holder["state"] = interrupted()
                 raise
             except Exception as exc:  # the run ends FAILED via stage_run; the state says why
                 holder["state"] = store.save(holder["state"].update(
                     status="Failed", failure_message=f"{type(exc).__name__}: {exc}",
                     details={**holder["state"].details, "pid": None, "elapsed_s": elapsed()}))
                 raise
+            if result.get("interrupted"):  # checkpointed at the step the signal arrived
+                holder["state"] = interrupted()
+                raise KeyboardInterrupt("interrupted after a checkpoint")
             secs = elapsed()
             final = holder["state"].update(
                 status="Stopped" if result["stopped"] else "Completed", model_id=str(job_dir / "model"),
@@ -131,7 +151,4 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
         raise JobFailed(f"job {state.job_id} failed: {holder['state'].failure_message}") from exc
     finally:
         bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     return holder["state"]
-

@@ -69,10 +69,13 @@ def quiet_transformers() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
 
 
-def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_step: Any = None) -> dict[str, Any]:
+def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_step: Any = None,
+          logged: dict[str, dict[int, float]] | None = None, interrupts: Any = None) -> dict[str, Any]:
     """Run (or resume) GRPO for `spec`; saves the tuned model to job_dir/model.
 
-    Returns {"stopped", "steps", "val_reward_mean", "base_val_reward_mean"}.
+    `logged`: the (metric, step) values the job's run already holds (not logged again).
+    Returns {"stopped", "steps", "val_reward_mean", "base_val_reward_mean"}, or {"interrupted",
+    "steps"} when a signal stopped training at a checkpoint (no model saved).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -106,7 +109,8 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     gen = {"n": 1, "temperature": float(opts.get("temperature", 1.0)), "max_tokens": settings["max_completion_length"],
            "seed": spec.seed + 1, "prompt_limit": limit}
     callback = JobCallback(reward=reward, tokenizer=tokenizer, val_rows=val_rows, interval=eval_interval(hp),
-                           job_dir=job_dir, gen=gen, stop_requested=stop_requested, on_step=on_step)
+                           job_dir=job_dir, gen=gen, stop_requested=stop_requested, on_step=on_step,
+                           logged=logged, interrupts=interrupts)
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=config, train_dataset=train_ds,
                           processing_class=tokenizer, callbacks=[callback], peft_config=peft_config)
     from transformers.trainer_callback import PrinterCallback
@@ -119,6 +123,8 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     else:
         log.info("resuming %s from %s", job_dir.name, resume)
     trainer.train(resume_from_checkpoint=resume)
+    if callback.interrupted:
+        return {"interrupted": True, "steps": trainer.state.global_step, "replayed": callback.replayed}
     final = trainer.model
     if peft_config is not None:
         final = final.merge_and_unload()
@@ -127,4 +133,4 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     final.save_pretrained(job_dir / "model")
     tokenizer.save_pretrained(job_dir / "model")
     return {"stopped": callback.stopped, "steps": trainer.state.global_step, "max_steps": trainer.state.max_steps,
-            "val_reward_mean": callback.last_val, "base_val_reward_mean": base_val}
+            "val_reward_mean": callback.last_val, "base_val_reward_mean": base_val, "replayed": callback.replayed}
