@@ -15,6 +15,7 @@ def preflight_cmd(
     grader: Path = typer.Option(Path("data/grader/grader.json"), "--grader", "-g", help="The grader bundle the job will train against."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write the figures here, e.g. metrics/preflight.json."),
     plots: Optional[Path] = typer.Option(None, "--plots", help="Folder for scores.json (DVC plot) and preflight.png."),
+    headline: Optional[Path] = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
     base_model: Optional[str] = typer.Option(None, "--base-model", help="Override rft.base_model (a model folder, or a Bedrock model id)."),
     prompts: Optional[int] = typer.Option(None, "--prompts", "-n", help="Training prompts to sample (default: params preflight.prompts)."),
 ) -> None:
@@ -36,6 +37,10 @@ def preflight_cmd(
     result = run_preflight(params, train=str(train), grader_path=str(grader),
                            metrics_path=str(metrics) if metrics else None, plots_dir=str(plots) if plots else None,
                            base_model=base_model)
+    if headline:
+        from rftlab.headline import write_headline
+
+        write_headline(headline, "preflight", result)
     typer.echo(result["report"])
 
 

@@ -35,7 +35,7 @@ BACKEND = "rftlab.backend"
 PID, HOST = "rftlab.pid", "rftlab.host"  # the process holding a RUNNING run (locks.process_token)
 KINDS = {
     "ingest", "sample", "profile", "calibration", "calibration-trial", "grader-check", "prompts",
-    "base-model", "rft-job", "evaluation", "search", "grader", "preflight",
+    "base-model", "rft-job", "evaluation", "search", "grader", "preflight", "comparison",
 }
 
 
@@ -54,6 +54,9 @@ def setup(experiment: str | None = None) -> str:
     open_store()  # first-time schema setup under a file lock (store.py)
     name = experiment or load_params().tracking.experiment
     exp = mlflow.set_experiment(experiment_id=ensure_experiment(name))  # artifacts follow the store (store.py)
+    from rftlab.tracking.views import describe_once
+
+    describe_once(exp.experiment_id)  # kind, description and the saved job view mlflow ui opens on (views.py)
     return exp.experiment_id
 
 
@@ -72,14 +75,27 @@ def _git(*args: str) -> str | None:
     return out.stdout
 
 
+# What `dvc repro` itself rewrites (the lock, the committed headline metrics and plot data): a fresh
+# clone that ran the pipeline is not dirty because of them, and the logged diff leaves them out.
+DVC_WRITTEN = ("dvc.lock", "metrics/", "plots/")
+
+
+def _dvc_written(path: str) -> bool:
+    path = path.strip().strip('"')
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in DVC_WRITTEN)
+
+
 def git_state() -> dict[str, Any]:
-    """Commit, dirty flag and diff of the project's git tree (empty when not a repo)."""
+    """Commit, dirty flag and diff of the project's git tree (empty when not a repo); changes
+    DVC makes to its own outputs (DVC_WRITTEN) do not count."""
     commit = _git("rev-parse", "HEAD")
     if commit is None:
         return {}
     status = _git("status", "--porcelain", "--untracked-files=no") or ""
-    diff = _git("diff", "HEAD") if status.strip() else None
-    return {"commit": commit.strip(), "dirty": bool(status.strip()), "diff": diff}
+    changed = [line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()]
+    dirty = any(not _dvc_written(p) for p in changed)
+    diff = _git("diff", "HEAD", "--", ".", *(f":(exclude){p}" for p in DVC_WRITTEN)) if dirty else None
+    return {"commit": commit.strip(), "dirty": dirty, "diff": diff}
 
 
 def dep_tags(deps: Mapping[str, str | os.PathLike] | None) -> dict[str, str]:

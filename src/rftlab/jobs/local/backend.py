@@ -102,18 +102,17 @@ class LocalBackend:
 
     def _follow(self, state: JobState, progress: bool) -> JobState:
         """Show the training process's progress until the job is done or nobody holds it any more."""
-        from tqdm import tqdm
+        from rftlab.progress import bar as progress_bar
 
         from rftlab.locks import release, try_lock
 
-        bar = tqdm(total=state.details.get("max_steps") or 0, desc=state.job_id, disable=not progress)
+        bar = progress_bar(state.details.get("max_steps") or None, desc=state.job_id, unit="step", enabled=progress)
         try:
             while not state.done:
                 time.sleep(1.0)
                 state = self.status(state)
                 bar.total = state.details.get("max_steps") or bar.total
-                bar.n = state.details.get("step", 0)
-                bar.refresh()
+                bar.update(int(state.details.get("step") or 0) - bar.n)
                 free = try_lock(self.lock_path(state))
                 if free is not None:  # the trainer ended (or died): the caller looks again
                     release(free)

@@ -23,7 +23,8 @@ from rftlab import tracking
 
 log = logging.getLogger(__name__)
 
-# TRL's log keys -> the stable metric names of docs/contracts.md#metrics (others keep their TRL name under train/).
+# TRL's log keys -> the stable metric names of docs/contracts.md#metrics; any other TRL key is kept under
+# trl/<key> (grad_norm, loss, num_tokens, completions/*, ...), out of the reward and evaluation charts.
 RENAME = {
     "reward": "train/reward_mean",
     "reward_std": "train/reward_std",
@@ -31,7 +32,13 @@ RENAME = {
     "kl": "train/kl",
     "completions/mean_length": "train/completion_length",
     "learning_rate": "train/learning_rate",
+    "entropy": "train/entropy",
+    "epoch": "train/epoch",
 }
+# Zero by construction here: with num_iterations 1 and one generation per optimizer step (rftlab's mapping),
+# TRL's old and new log-probs are the same tensor (trl 1.16 GRPOTrainer._compute_loss: "When
+# num_iterations == 1 ... old_per_token_logps == per_token_logps"), so no token is ever clipped.
+ALWAYS_ZERO = ("clip_ratio/",)
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"}
 
 
@@ -39,9 +46,9 @@ def metric_names(logs: dict[str, Any], components: dict[str, float]) -> dict[str
     """TRL logs + grader component means -> rftlab's metric names (pure)."""
     out: dict[str, float] = {}
     for key, value in logs.items():
-        if key in SUMMARY_KEYS or key.startswith("rewards/") or not isinstance(value, int | float):
+        if key in SUMMARY_KEYS or key.startswith(("rewards/", *ALWAYS_ZERO)) or not isinstance(value, int | float):
             continue  # TRL's per-reward-function means duplicate `reward`; components come from the grader
-        out[RENAME.get(key, f"train/{key}")] = float(value)
+        out[RENAME.get(key, f"trl/{key}")] = float(value)
     for name, value in components.items():
         out[f"train/rewards/{name}/mean"] = float(value)
     return out

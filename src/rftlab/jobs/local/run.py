@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import tracking
+from rftlab.progress import bar as progress_bar
 from rftlab.errors import RftlabError
 from rftlab.io import file_md5
 from rftlab.jobs.spec import JobSpec
@@ -39,7 +40,6 @@ def run_params(spec: JobSpec, grader_version: str, profile_md5: str) -> dict[str
         "backend": spec.backend,
         "base_model": spec.base_model,
         "seed": spec.seed,
-        "spec_hash": spec.spec_hash(),
         "grader_version": grader_version,
         "profile_md5": profile_md5,
         "prompts": digests,
@@ -51,11 +51,10 @@ def run_params(spec: JobSpec, grader_version: str, profile_md5: str) -> dict[str
 
 def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState:
     """Train (or resume) the job in this process; returns its final state."""
-    from tqdm import tqdm
-
     from rftlab.jobs.lineage import EXECUTION, replay
     from rftlab.jobs.local.backend import Interrupts, JobFailed
     from rftlab.jobs.local.train import train
+    from rftlab.tracking.naming import SPEC_HASH, job_run_name
     from rftlab.jobs.local.reward import GraderReward
 
     store = backend.store
@@ -70,12 +69,13 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
     if run_id is None and (found := tracking.find_runs(EXECUTION, execution)):
         run_id = found[0].info.run_id
     tags = {tracking.JOB_ID: state.job_id, tracking.BACKEND: backend.name, tracking.GRADER_VERSION: reward.version,
-            EXECUTION: execution}
+            EXECUTION: execution, SPEC_HASH: state.spec_hash}
     params = None if run_id else run_params(spec, reward.version, profile_digest(reward.grader))
     deps = {"train": spec.train_path, "grader": spec.grader_path, "base_model": spec.base_model}
     if spec.val_path:
         deps["val"] = spec.val_path
-    bar = tqdm(total=state.details.get("max_steps") or None, desc=state.job_id, disable=not progress, unit="step")
+    bar = progress_bar(state.details.get("max_steps") or None, desc=state.job_id, unit="step", enabled=progress,
+                       initial=int(state.details.get("step") or 0))
     holder = {"state": state}
     started, before = time.time(), float(state.details.get("elapsed_s", 0.0))
 
@@ -84,8 +84,7 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
 
     def on_step(step: int, max_steps: int) -> None:
         bar.total = max_steps
-        bar.n = step
-        bar.refresh()
+        bar.update(step - bar.n)  # redraws on a terminal; elsewhere a line a minute (rftlab.progress)
         current = store.load(state.spec_hash)  # keep a stop request written by `rftlab job stop`
         status = "Stopping" if current is not None and current.status == "Stopping" else holder["state"].status
         holder["state"] = store.save(holder["state"].update(
@@ -104,7 +103,7 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
 
     try:
         with Interrupts() as interrupts, tracking.stage_run(
-                "rft-job", run_name=state.job_id, run_id=run_id, params=params, tags=tags,
+                "rft-job", run_name=job_run_name(state.job_id), run_id=run_id, params=params, tags=tags,
                 deps=deps) as run:
             if params is not None:
                 tracking.log_input_file(spec.train_path, name="train", context="training")
