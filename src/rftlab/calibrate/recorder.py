@@ -35,6 +35,11 @@ class Recorder:
         self.logs: queue.Queue = queue.Queue()      # stored trials (and their numbers) waiting for MLflow
         self.errors: list[BaseException] = []
         self.added = 0
+        from rftlab.calibrate.study import count_complete
+        from rftlab.progress import bar
+
+        todo = max(0, target - count_complete(study)) if target is not None else None
+        self.bar = bar(todo, desc="calibrate", unit="trial", enabled=bool(todo))  # a line a minute off a terminal
         self.threads = [threading.Thread(target=self._persist, name="calibrate-study", daemon=True),
                         threading.Thread(target=self._log_all, name="calibrate-mlflow", daemon=True)]
         for thread in self.threads:
@@ -47,6 +52,7 @@ class Recorder:
         if self.errors:
             raise self.errors[0]
         self.queue.put(trial)  # waits while PENDING trials are still being stored: the count stays current
+        self.bar.update()
         if self.target is None:
             return
         stored, pending = count_complete(self.study), self.queue.qsize()
@@ -56,6 +62,7 @@ class Recorder:
             work.stop()
 
     def close(self, timeout: float = 600.0) -> None:
+        self.bar.close()
         self.queue.put(None)
         for thread in self.threads:
             thread.join(timeout)
