@@ -55,3 +55,15 @@ def test_job_run_name_inside_a_dvc_experiment_and_on_a_branch(tmp_path, monkeypa
 def test_a_remote_job_synced_outside_a_stage_keeps_its_own_name(monkeypatch):
     monkeypatch.delenv("DVC_STAGE", raising=False)
     assert new_run_name("rftlab-job-1") == "rftlab-job-1"
+
+
+def test_a_search_trial_is_named_after_the_hyperparameters_its_spec_changed(tmp_path, monkeypatch):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(BASE), encoding="utf-8")
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", "params.yaml")
+    _git(tmp_path, "commit", "-qm", "params")
+    monkeypatch.chdir(tmp_path)
+    for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
+        monkeypatch.delenv(var, raising=False)
+    hp = {"learningRate": 2e-4, "batchSize": 4}  # params.yaml untouched: the trial set learningRate itself
+    assert job_run_name("rft-local-abc", hp, "local") == "main: learningRate=0.0002"

@@ -60,8 +60,17 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout.strip()
 
 
-def job_run_name(job_id: str) -> str:
-    """The name a new job run gets in this checkout (falls back to the job id outside git)."""
+def spec_changes(hyperparameters: Mapping[str, Any], baseline: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    """The job's hyperparameters that differ from the baseline params' `rft.<backend>.hyperparameters`
+    (a search trial sets them in the job spec, not in params.yaml; pure)."""
+    base = ((baseline.get("rft") or {}).get(backend) or {}).get("hyperparameters") or {}
+    return {f"rft.{backend}.hyperparameters.{k}": v for k, v in sorted(hyperparameters.items())
+            if base and k in base and base[k] != v}
+
+
+def job_run_name(job_id: str, hyperparameters: Mapping[str, Any] | None = None, backend: str | None = None) -> str:
+    """The name a new job run gets in this checkout (falls back to the job id outside git). With
+    the job's `hyperparameters`, those that differ from the baseline's count as changes too."""
     import yaml
 
     from rftlab.config import project_root
@@ -78,7 +87,10 @@ def job_run_name(job_id: str) -> str:
         baseline = (yaml.safe_load(committed) or {}) if committed is not None else current
     except (OSError, yaml.YAMLError):
         current = baseline = {}
-    return run_name(label, changed_params(current, baseline), job_id)
+    changes = changed_params(current, baseline)
+    if hyperparameters and backend:
+        changes.update({k: v for k, v in spec_changes(hyperparameters, baseline, backend).items() if k not in changes})
+    return run_name(label, changes, job_id)
 
 
 def new_run_name(default: str | None) -> str | None:

@@ -103,7 +103,7 @@ def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState
 
     try:
         with Interrupts() as interrupts, tracking.stage_run(
-                "rft-job", run_name=job_run_name(state.job_id), run_id=run_id, params=params, tags=tags,
+                "rft-job", run_name=job_run_name(state.job_id, spec.hyperparameters, spec.backend), run_id=run_id, params=params, tags=tags,
                 deps=deps) as run:
             if params is not None:
                 tracking.log_input_file(spec.train_path, name="train", context="training")
