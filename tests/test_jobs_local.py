@@ -16,8 +16,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A project folder: params, tiny base model, prompts, grader bundle."""
-    return build_project(tmp_path_factory.mktemp("proj"))
+    """A project folder: params, tiny base model, prompts, grader bundle.
+
+    The 1-epoch model writes byte noise, which the guards (non_japanese, disfluency) score exactly 0:
+    every group ties and GRPO has nothing to learn from. With the guards at weight 0 the style
+    families still rank the noise, so the rollouts differ and the weights must move."""
+    from rftlab.grader.bundle import load_grader, make_bundle, write_bundle
+    from rftlab.grader.scoring import GUARDS
+
+    d = build_project(tmp_path_factory.mktemp("proj"))
+    write_bundle(d / "grader.json", make_bundle(load_grader(d / "grader.json").profile, {g: 0.0 for g in GUARDS}))
+    return d
 
 
 def run(d, seed=0, **kw):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import mlflow
 import pytest
 
@@ -78,3 +80,15 @@ def test_tracking_uri_defaults_to_project_sqlite(monkeypatch, tmp_path):
     (tmp_path / "params.yaml").write_text("{}\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert tracking.tracking_uri() == f"sqlite:///{(tmp_path / 'mlflow.db').resolve().as_posix()}"
+
+
+
+def test_a_stage_run_leaves_no_experiment_id_for_the_processes_it_starts(monkeypatch):
+    """mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID; a later `mlflow run --experiment-name`
+    child would refuse both. The project's runs leave the environment as they found it."""
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    with tracking.stage_run("ingest") as run:
+        assert "MLFLOW_EXPERIMENT_ID" not in os.environ
+    with tracking.resume_run(run.info.run_id):
+        assert "MLFLOW_EXPERIMENT_ID" not in os.environ
+    assert "MLFLOW_EXPERIMENT_ID" not in os.environ

@@ -58,9 +58,9 @@ def ingest(
     from rftlab.errors import InputError
     from rftlab.slack.ingest import ingest_stage, run_ingest
 
+    params = load_params().ingest  # a bad params.yaml is named first
     if not export.exists():  # before any MLflow run: a wrong path leaves no failed run behind
-        raise InputError(f"{export}: Slack export not found (a .zip or an unpacked export folder)")
-    params = load_params().ingest
+        raise InputError(f"{export}: export not found (a Slack export .zip or an unpacked export folder)")
     mode = on_error.value if on_error else None
     run = run_ingest if no_track else ingest_stage
     rep = run(export, out, params=params, report_path=report, on_error=mode)

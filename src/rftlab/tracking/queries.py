@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.config import load_params
-from rftlab.tracking.runs import KIND, KINDS, _mlflow, flatten, process_tags, tracking_uri
+from rftlab.tracking.runs import KIND, KINDS, _mlflow, flatten, process_tags, tracking_uri, use_experiment
 from rftlab.tracking.store import open_store
 
 
@@ -52,7 +52,7 @@ def resume_run(run_id: str) -> Iterator[Any]:
 
         raise InputError(f"MLflow run {run_id} has no known {KIND} tag (got {run.data.tags.get(KIND)!r})")
     status = run.info.status if run.info.status != "RUNNING" else "FINISHED"
-    mlflow.set_experiment(experiment_id=run.info.experiment_id)  # start_run refuses a mismatch
+    use_experiment(run.info.experiment_id)  # start_run refuses a mismatch
     outer = os.environ.pop("MLFLOW_RUN_ID", None)
     try:
         active = mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None)

@@ -45,6 +45,20 @@ def _mlflow():
     return mlflow
 
 
+def use_experiment(experiment_id: str):
+    """mlflow.set_experiment without its side effect on os.environ: it exports MLFLOW_EXPERIMENT_ID,
+    which every process started afterwards inherits (an `mlflow run --experiment-name` child then
+    refuses both options; a dvc stage would log to this experiment whatever its params say)."""
+    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    try:
+        return _mlflow().set_experiment(experiment_id=experiment_id)
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = before
+
+
 def setup(experiment: str | None = None) -> str:
     """Point MLflow at the project's store and experiment; returns the experiment id."""
     mlflow = _mlflow()
@@ -53,7 +67,7 @@ def setup(experiment: str | None = None) -> str:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
     open_store()  # first-time schema setup under a file lock (store.py)
     name = experiment or load_params().tracking.experiment
-    exp = mlflow.set_experiment(experiment_id=ensure_experiment(name))  # artifacts follow the store (store.py)
+    exp = use_experiment(ensure_experiment(name))  # artifacts follow the store (store.py)
     from rftlab.tracking.views import describe_once
 
     describe_once(exp.experiment_id)  # kind, description and the saved job view mlflow ui opens on (views.py)
