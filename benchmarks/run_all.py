@@ -21,6 +21,8 @@ ORDER = [
     ("bench_calibrate_aozora.py", True),
     ("bench_rft_uplift.py", False),
     ("bench_search_pruning.py", False),
+    ("bench_redteam.py", False),
+    ("bench_relevance.py", False),
     ("bench_handler_payload.py", False),
     ("bench_ingest.py", False),
 ]

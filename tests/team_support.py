@@ -95,6 +95,8 @@ def clone(dst: Path, params: dict | None = None) -> Path:
     p["rft"]["local"]["val_prompts"] = 4
     p["rft"]["local"]["hyperparameters"].update({"batchSize": 2, "trainingSamplePerPrompt": 2, "evalInterval": 1})
     p["evaluate"].update({"max_prompts": 4, "samples_per_prompt": 1, "bootstrap": 100})
+    p["preflight"].update({"prompts": 4, "enforce": False})  # the 1-epoch model writes noise: nothing to learn
+    p["check"]["attack"].update({"budget": 50, "seeds": [0]})  # the full red team runs in CI's own pipeline
     for section, values in (params or {}).items():
         p[section] = {**p.get(section, {}), **values}
     (dst / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False), encoding="utf-8")

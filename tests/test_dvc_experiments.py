@@ -143,3 +143,12 @@ def test_mlflow_names_the_jobs_registers_their_models_and_opens_on_the_job_view(
     assert client.get_model_version_by_alias("rftlab-style", "best").tags.get("rftlab.eval.uplift_pct")
     (comparison,) = client.search_runs([exp.experiment_id], "tags.`rftlab.kind` = 'comparison'")
     assert "compare/report.html" in [a.path for a in client.list_artifacts(comparison.info.run_id, "compare")]
+
+
+def test_the_readme_comparison_commands_run_as_printed(project):
+    for cmd in (".venv/bin/rftlab compare --report reports/compare.html", ".venv/bin/dvc metrics show"):
+        assert cmd in README
+    table = _sh(project.repo, ".venv/bin/rftlab compare --report reports/compare.html", project.env)
+    assert "learningRate" in table and (project.repo / "reports" / "compare.html").exists()
+    shown = _sh(project.repo, ".venv/bin/dvc metrics show", project.env)
+    assert "metrics/evaluate.json" in shown and "!" not in shown

@@ -88,6 +88,16 @@ def test_cli_fails_on_a_base_model_whose_rollouts_all_tie(project, tmp_path, mon
     assert "Traceback" not in result.output
 
 
+def test_with_enforce_off_a_failure_is_reported_and_the_stage_goes_on(project, tmp_path):
+    """A smoke run on a tiny model (the rehearsal, the team tests) records the figures without stopping."""
+    params = load_params(project / "params.yaml")
+    params = params.model_copy(update={"preflight": params.preflight.model_copy(update={"enforce": False})})
+    m = run_preflight(params, train=str(project / "train.jsonl"), grader_path=str(project / "zero.json"),
+                      metrics_path=str(tmp_path / "preflight.json"), track=False, generator=MixedGenerator())
+    assert m["passed"] is False and m["flat_share"] == 1.0
+    assert json.loads((tmp_path / "preflight.json").read_text())["passed"] is False
+
+
 def test_bedrock_rollouts_above_the_cost_cap_are_refused_before_any_call(project, tmp_path):
     from rftlab.jobs.cost import BudgetExceeded
 

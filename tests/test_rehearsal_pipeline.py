@@ -48,6 +48,7 @@ def _clone(tmp_path: Path) -> Path:
     params["calibrate"]["trials"] = 4
     params["base_model"]["epochs"] = 1
     params["evaluate"]["max_prompts"] = 8
+    params["check"]["attack"].update({"budget": 50, "seeds": [0]})  # the full red team runs in CI's own pipeline
     (repo / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return repo
 

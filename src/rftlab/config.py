@@ -147,6 +147,7 @@ class PreflightParams(Section):
     min_mean_std: float = Field(0.02, ge=0)          # fail below this mean within-prompt std
     max_done_share: float = Field(0.9, ge=0, le=1)   # fail when this share already beats the target's median
     max_usd: float = Field(1.0, ge=0)     # Bedrock: refuse rollouts whose estimated Converse cost is above it
+    enforce: bool = True                  # false: a failure is reported and logged, the pipeline goes on
 
 
 class AugmentParams(Section):

@@ -106,7 +106,7 @@ def calibrate(
     messages_path, profile_path, out = Path(messages_path), Path(profile_path), Path(out)
     messages, profile = load_inputs(messages_path, author, profile_path)
     settings = profile.get("settings", {})
-    profile_kwargs = {k: settings[k] for k in ("top_vocab", "min_count") if k in settings}
+    profile_kwargs = {k: settings[k] for k in ("top_vocab", "min_count", "min_users") if k in settings}
     if features is not None and len(features) != len(messages):
         raise InputError(f"{len(features)} feature dicts for {len(messages)} messages")
     feats = features if features is not None else cached_features(

@@ -8,13 +8,13 @@ part-of-speech transitions are ones real text rarely makes.
 The measure is SLOR-like (syntactic log-odds ratio): the mean pointwise mutual information
 of each part-of-speech tag with the two tags before it,
 
-    slor = sum_i [log P(t_i | t_i-2, t_i-1) - log P(t_i)] / (n + 2)
+    slor = (sum_i [log P(t_i | t_i-2, t_i-1) - log P(t_i)] + 2 x reference) / (n + 2)
 
 under an interpolated trigram model of the profile's own `pos` family (target + background
 counts pooled: what real messages in this workspace look like). Real text predicts its
 next tag well (slor near the profile's own average, `reference`); shuffled fragments do
-not (slor near 0 or below). The +2 keeps a three-token reply from swinging on one
-transition. On aozora12 (12 authors, held-out works) genuine sentences score a median of
+not (slor near 0 or below). The two transitions' worth of the reference keep a three-token
+reply from swinging on one transition (short genuine replies are not salad). On aozora12 (12 authors, held-out works) genuine sentences score a median of
 0.74 against a reference of 0.80, and token chunks of three genuine sentences shuffled
 score a median of -0.05 (p99 0.41): see benchmarks/bench_redteam.py and docs/relevance.md.
 
@@ -37,7 +37,7 @@ ADD_K = 0.1          # additive smoothing of the unigram and bigram levels
 TRIGRAM_WEIGHT = 0.7  # interpolation: P = 0.7 P_tri + 0.3 P_bi (P_bi alone for unseen contexts)
 PRIOR_TOKENS = 2.0
 # guard: 0 while slor >= floor * reference, 1 at slor <= (floor - RAMP) * reference; floor >= OK_SHARE
-OK_SHARE, RAMP, FLOOR_QUANTILE = 0.35, 0.4, 0.01
+OK_SHARE, RAMP, FLOOR_QUANTILE = 0.25, 0.4, 0.01
 # content words repeated within one reply: (n - distinct) / (n + 2), from DUP_LO (clean) to DUP_HI
 DUP_MIN_WORDS, DUP_LO, DUP_HI = 6, 0.35, 0.65
 
@@ -95,13 +95,15 @@ class PosModel:
         return value
 
     def slor(self, pos_keys: Iterable[str]) -> float | None:
-        """Mean transition PMI of a text's pos keys (trigrams only); None without trigrams."""
+        """Mean transition PMI of a text's pos keys (trigrams only), shrunk towards the reference by
+        PRIOR_TOKENS transitions' worth (a three-token reply is not judged on one transition); None
+        without trigrams."""
         total, n = 0.0, 0
         for key in pos_keys:
             if key.count(" ") == 2:
                 total += self.pmi(key)
                 n += 1
-        return total / (n + PRIOR_TOKENS) if n else None
+        return (total + PRIOR_TOKENS * self.reference) / (n + PRIOR_TOKENS) if n else None
 
 
 def _pos_keys(features: Mapping[str, Any]) -> Iterable[str]:

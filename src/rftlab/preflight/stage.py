@@ -91,7 +91,7 @@ def run_preflight(params: Any, *, train: str, grader_path: str, metrics_path: st
                                       "samples_per_prompt": n, "temperature": temperature, "max_tokens": max_tokens,
                                       "seed": cfg.seed, "flat_std": cfg.flat_std,
                                       "max_flat_share": cfg.max_flat_share, "min_mean_std": cfg.min_mean_std,
-                                      "max_done_share": cfg.max_done_share, "train_md5": file_md5(train)},
+                                      "max_done_share": cfg.max_done_share, "enforce": cfg.enforce, "train_md5": file_md5(train)},
                               tags={tracking.GRADER_VERSION: grader.version, tracking.BACKEND: spec.backend,
                                     SPEC_HASH: spec.spec_hash()},
                               deps={"train": train, "grader": grader_path})
@@ -114,7 +114,9 @@ def run_preflight(params: Any, *, train: str, grader_path: str, metrics_path: st
             tracking.set_tags({"rftlab.preflight_passed": str(metrics["passed"]).lower()})
     metrics["report"] = report
     if not metrics["passed"]:
-        raise GateFailed(failure([c for c in found if not c.passed]) + "\n" + report)
+        if cfg.enforce:
+            raise GateFailed(failure([c for c in found if not c.passed]) + "\n" + report)
+        log.warning("%s (preflight.enforce is false: going on)", failure([c for c in found if not c.passed]))
     return metrics
 
 

@@ -26,6 +26,9 @@ from rftlab.rehearsal.servers import Rehearsal
 
 EXPERIMENT = "rftlab-rehearsal"
 POLL = {"rft.bedrock.poll_s": 0.5, "rft.bedrock.poll_max_s": 1.0}
+# The stand-in's Converse answers with a small local model (or a fixed reply), not Nova: the preflight
+# goes through its real path (Converse calls, cost estimate, figures, MLflow run) but cannot gate on them.
+PREFLIGHT = {"preflight.enforce": False, "preflight.prompts": 8}
 EVAL_KEYS = ("eval/base_mean", "eval/tuned_mean", "eval/uplift_pct", "eval/win_rate")
 
 
@@ -118,7 +121,8 @@ def copy_paths(root: Path) -> list[str]:
 
 def settings(rehearsal: Rehearsal, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `-S` params: the Bedrock backend, the seeded account's names, short polls, the rehearsal experiment."""
-    return {"rft.backend": "bedrock", **rehearsal.settings, **POLL, "tracking.experiment": EXPERIMENT, **(extra or {})}
+    return {"rft.backend": "bedrock", **rehearsal.settings, **POLL, **PREFLIGHT, "tracking.experiment": EXPERIMENT,
+            **(extra or {})}
 
 
 def run(root: Path, rehearsal: Rehearsal, *, targets: tuple[str, ...] = (), force: bool = False,
