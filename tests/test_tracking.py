@@ -92,3 +92,16 @@ def test_a_stage_run_leaves_no_experiment_id_for_the_processes_it_starts(monkeyp
     with tracking.resume_run(run.info.run_id):
         assert "MLFLOW_EXPERIMENT_ID" not in os.environ
     assert "MLFLOW_EXPERIMENT_ID" not in os.environ
+
+
+def test_a_jobs_evaluation_shares_its_job_id_but_the_job_run_is_found_by_kind():
+    """A rerun that finds a remote job again looks its run up by job id: the newest run with that
+    tag is the evaluation nested under it, so the lookup names the kind."""
+    with tracking.stage_run("rft-job", tags={tracking.JOB_ID: "job-kind-1"}) as job:
+        pass
+    with tracking.stage_run("evaluation", tags={tracking.JOB_ID: "job-kind-1"}):
+        pass
+    assert sorted(r.data.tags[tracking.KIND] for r in tracking.find_runs(tracking.JOB_ID, "job-kind-1")) == [
+        "evaluation", "rft-job"]
+    (found,) = tracking.find_runs(tracking.JOB_ID, "job-kind-1", kind="rft-job")
+    assert found.info.run_id == job.info.run_id

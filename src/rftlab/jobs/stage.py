@@ -182,5 +182,5 @@ def _grader_version(state: JobState) -> str | None:
         return None
     from rftlab import tracking
 
-    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    runs = tracking.find_runs(tracking.JOB_ID, state.job_id, kind="rft-job")
     return runs[0].data.tags.get(tracking.GRADER_VERSION) if runs else None

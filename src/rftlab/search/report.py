@@ -41,7 +41,7 @@ def tag_job_run(ctx: Any, number: int, state: Any, outcome: str, pruned: str | N
     """Mark the trial's job run: trial number, study, outcome (and why it was pruned)."""
     run_id = state.run_id
     if run_id is None:
-        runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+        runs = tracking.find_runs(tracking.JOB_ID, state.job_id, kind="rft-job")
         run_id = runs[0].info.run_id if runs else None
     if run_id is None:
         return

@@ -257,14 +257,17 @@ def log_input_file(path: str | os.PathLike, *, name: str | None = None, context:
     return digest
 
 
-def find_runs(tag: str, value: str, *, experiment: str | None = None) -> list[Any]:
-    """Runs of the experiment whose `tag` equals `value`, newest first."""
+def find_runs(tag: str, value: str, *, experiment: str | None = None, kind: str | None = None) -> list[Any]:
+    """Runs of the experiment whose `tag` equals `value` (and of `kind`), newest first.
+
+    A job's evaluations carry its `rftlab.job_id` too: look a job's own run up with kind="rft-job"."""
     mlflow = _mlflow()
     exp_id = setup(experiment)
     safe = value.replace("'", "\\'")
+    only = f" and tags.`{KIND}` = '{kind}'" if kind else ""
     return mlflow.search_runs(
         experiment_ids=[exp_id],
-        filter_string=f"tags.`{tag}` = '{safe}'",
+        filter_string=f"tags.`{tag}` = '{safe}'{only}",
         order_by=["attributes.start_time DESC"],
         output_format="list",
     )

@@ -42,7 +42,7 @@ def _params(state: JobState) -> dict[str, Any]:
 
 def record(backend: Any, state: JobState, *, with_metrics: bool = True) -> JobState:
     """Create or update the job's MLflow run; returns the state with `run_id` set (and saved)."""
-    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    runs = tracking.find_runs(tracking.JOB_ID, state.job_id, kind="rft-job")
     run_id = state.run_id or (runs[0].info.run_id if runs else None)
     if run_id and not any(r.info.run_id == run_id for r in runs):
         run_id = runs[0].info.run_id if runs else None

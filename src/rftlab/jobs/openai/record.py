@@ -42,7 +42,7 @@ def params_of(state: JobState) -> dict[str, Any]:
 
 def record(backend: Any, state: JobState) -> JobState:
     """Create or update the job's MLflow run; returns the state with `run_id` (and step) set and saved."""
-    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    runs = tracking.find_runs(tracking.JOB_ID, state.job_id, kind="rft-job")
     run_id = state.run_id if any(r.info.run_id == state.run_id for r in runs) else (
         runs[0].info.run_id if runs else None)
     existing = tracking.get_run(run_id) if run_id else None
