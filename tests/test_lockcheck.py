@@ -15,11 +15,12 @@ def lock(**outs: str) -> dict:
     return {"schema": "2.0", "stages": stages}
 
 
-def test_same_outputs_pass_and_differing_weights_are_only_reported(tmp_path):
-    old = lock(data__interim__messages="a1", data__models__base="w1")
-    new = lock(data__interim__messages="a1", data__models__base="w2")
+def test_same_data_passes_and_differing_weights_and_reports_are_only_reported(tmp_path):
+    old = lock(data__interim__messages="a1", data__models__base="w1", reports__check="r1")
+    new = lock(data__interim__messages="a1", data__models__base="w2", reports__check="r2")
     lines, bad = compare(old, new)
     assert bad == [] and any("data/models/base" in line and "same machine only" in line for line in lines)
+    assert any("reports/check" in line and "reported, not required" in line for line in lines)
     (tmp_path / "old.lock").write_text(yaml.safe_dump(old))
     (tmp_path / "new.lock").write_text(yaml.safe_dump(new))
     assert main([str(tmp_path / "old.lock"), str(tmp_path / "new.lock")]) == 0

@@ -4,10 +4,11 @@
     git show HEAD:dvc.lock > /tmp/committed.lock && python -m rftlab.lockcheck /tmp/committed.lock
 
 Prints one line per output (stage, path, committed and fresh md5, same/differs) and exits 1 when
-a data product differs. Trained weights (`WEIGHTS`) are reported, not required: they match on one
-machine, while floating-point kernels may differ between CPU types (docs/records.md). Outputs
-with `cache: false` (headline metrics, plot data) are left out: they are committed to git and
-compared there.
+a data product (an output under data/: messages, profile, grader bundle, prompt sets, job record,
+...) differs or is missing. Trained weights (`WEIGHTS`) are reported, not required: they match on
+one machine, while floating-point kernels may differ between CPU types (docs/records.md). So are
+the reports, headline metrics and plots (reports/, metrics/, plots/): figures drawn from the data
+products, whose images are not guaranteed byte for byte across library builds.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> tuple[list[str]
         stage = (old.get(path) or new.get(path))[0]
         a, b = (old.get(path, ("", "-"))[1], new.get(path, ("", "-"))[1])
         same = a == b
-        kind = "weights" if path in WEIGHTS else "data"
-        verdict = "same" if same else ("differs (weights: same machine only)" if kind == "weights" else "DIFFERS")
-        lines.append(f"{stage:<11} {path:<34} {a[:10]:<10} {b[:10]:<10} {verdict}")
+        kind = "weights" if path in WEIGHTS else "data" if path.startswith("data/") else "report"
+        verdict = "same" if same else {"weights": "differs (weights: same machine only)",
+                                       "report": "differs (reported, not required)"}.get(kind, "DIFFERS")
+        lines.append(f"{stage:<11} {path:<42} {a[:10]:<10} {b[:10]:<10} {verdict}")
         if not same and kind == "data":
             bad.append(path)
     return lines, bad
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         locks.append(yaml.safe_load(p.read_text(encoding="utf-8")) or {})
     lines, bad = compare(*locks)
-    print(f"{'stage':<11} {'output':<34} {'committed':<10} {'fresh':<10}")
+    print(f"{'stage':<11} {'output':<42} {'committed':<10} {'fresh':<10}")
     print("\n".join(lines))
     if bad:
         print(f"error: {len(bad)} data product(s) differ from {paths[0]}: {', '.join(bad)}", file=sys.stderr)

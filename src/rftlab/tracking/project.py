@@ -23,7 +23,7 @@ from rftlab.errors import ConfigError, InputError
 KEEP = "keep"
 # The stage runs `dvc repro` logs under the project run (the evaluate stage's `evaluation` run is nested
 # under the rft-job run it evaluates, which carries the latest evaluation's headline eval/* numbers).
-PIPELINE_KINDS = ("ingest", "profile", "calibration", "grader-check", "prompts", "base-model", "rft-job")
+PIPELINE_KINDS = ("ingest", "profile", "calibration", "grader-check", "prompts", "base-model", "preflight", "rft-job")
 EVAL_METRIC = "eval/tuned_mean"
 
 
