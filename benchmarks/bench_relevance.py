@@ -108,7 +108,7 @@ def main() -> int:
     print(f"{'model':<20} {'style':>8} {'relevance':>10}")
     for name, (style, rel) in res.items():
         print(f"{name:<20} {style:>8.3f} {rel:>10.3f}")
-    (b_s, b_r), (s_s, s_r), (x_s, x_r) = res["base"], res["style only"], res["style x relevance"]
+    (b_s, b_r), (_, s_r), (x_s, x_r) = res["base"], res["style only"], res["style x relevance"]
     ok = x_s > b_s and x_r >= b_r and s_r < b_r
     print(f"style x relevance: style {x_s - b_s:+.3f}, relevance {x_r - b_r:+.3f} vs base; "
           f"style only: relevance {s_r - b_r:+.3f} -> {'OK' if ok else 'NOT MET'}")

@@ -47,8 +47,8 @@ def recorder_context(root: Path) -> Path:
     ctx = root / "recorder-image"
     ctx.mkdir(parents=True, exist_ok=True)
     (ctx / "recorder.py").write_text(RECORDER, encoding="utf-8")
-    (ctx / "Dockerfile").write_text(f"FROM public.ecr.aws/lambda/python:3.13\nCOPY recorder.py /var/task/\n"
-                                    f"ENV RECORD_TO=/var/task/events.jsonl\nCMD [\"recorder.handler\"]\n",
+    (ctx / "Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.13\nCOPY recorder.py /var/task/\n"
+                                    "ENV RECORD_TO=/var/task/events.jsonl\nCMD [\"recorder.handler\"]\n",
                                     encoding="utf-8")
     return ctx
 

@@ -11,7 +11,6 @@ its operations are collected from the source instead.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from pathlib import Path
 

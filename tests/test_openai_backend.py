@@ -41,7 +41,7 @@ def test_a_job_is_created_as_documented_followed_and_its_metrics_imported(ow_pro
     # the create request, as AWS documents it
     assert body["model"] == "openai.gpt-oss-20b"
     assert body["method"] == {"type": "reinforcement", "reinforcement": {
-        "grader": {"type": "lambda", "lambda": {"function": f"arn:aws:lambda:us-west-2:123456789012:function:rftlab-grader:7"}},
+        "grader": {"type": "lambda", "lambda": {"function": "arn:aws:lambda:us-west-2:123456789012:function:rftlab-grader:7"}},
         "hyperparameters": {"n_epochs": 1, "batch_size": 4, "learning_rate_multiplier": 1.0}}}
     train = s.state.files[body["training_file"]]
     assert train["purpose"] == "fine-tune"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import optuna
 import pytest
 import yaml
-from botocore.stub import ANY
 
 from bedrock_support import (
     ACCOUNT, BUCKET, JOB_ARN, JOB_FOLDER, REGION, job_response, write_params,

@@ -9,7 +9,6 @@ import sys
 import uuid
 
 import pytest
-import yaml
 
 from local_support import build_project
 from rftlab import tracking

@@ -20,8 +20,9 @@ from rftlab.tracking.registry import (
 from rftlab.tracking.runs import (
     BACKEND, GRADER_VERSION, JOB_ID, KIND, KINDS, _mlflow, active_run_id, close_orphans, dep_tags, find_runs,
     flatten, git_state, log_artifact, log_dict, log_figure, log_input_file, log_metrics, log_params, log_table,
-    log_text, orphaned, process_tags, set_tags, setup, stage_run, tracking_uri,
+    log_text, orphaned, process_tags, set_tags, setup, stage_run,
 )
+from rftlab.tracking.store import tracking_uri
 
 __all__ = [
     "BACKEND", "GRADER_VERSION", "JOB_ID", "KIND", "KINDS", "_mlflow", "active_run_id", "child_runs", "close_orphans",

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.config import load_params
-from rftlab.tracking.runs import KIND, KINDS, _mlflow, flatten, process_tags, tracking_uri, use_experiment
-from rftlab.tracking.store import open_store
+from rftlab.tracking.runs import KIND, KINDS, _mlflow, flatten, process_tags, use_experiment
+from rftlab.tracking.store import open_store, tracking_uri
 
 
 def get_run(run_id: str) -> Any:

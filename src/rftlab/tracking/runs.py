@@ -24,7 +24,7 @@ from rftlab.config import load_params, project_root
 from rftlab.io import path_md5
 from rftlab.privacy.redact import redact_obj, redact_params, redact_text
 from rftlab.locks import hostname, process_alive, process_token
-from rftlab.tracking.store import ensure_experiment, open_store, tracking_uri
+from rftlab.tracking.store import ensure_experiment, open_store
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ def use_experiment(experiment_id: str):
 
 def setup(experiment: str | None = None) -> str:
     """Point MLflow at the project's store and experiment; returns the experiment id."""
-    mlflow = _mlflow()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # store-migration chatter only with -v
         logging.getLogger("mlflow").setLevel(logging.WARNING)

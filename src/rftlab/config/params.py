@@ -1,0 +1,139 @@
+"""The whole params.yaml (`Params`), its validation into one-line errors naming the key path, and loading."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError, model_validator
+
+from rftlab.config.base import PARAMS_FILE, Section
+from rftlab.config.rft import RftParams
+from rftlab.config.search import SearchParams
+from rftlab.config.stages import (
+    BaseModelParams, CalibrateParams, CheckParams, EvaluateParams, IngestParams, PreflightParams, ProfileParams,
+    PromptsParams, RelevanceParams, SampleParams, TrackingParams,
+)
+from rftlab.errors import ConfigError
+from rftlab.strict_yaml import load_yaml
+
+
+class Params(Section):
+    tracking: TrackingParams = TrackingParams()
+    sample: SampleParams = SampleParams()
+    ingest: IngestParams = IngestParams()
+    profile: ProfileParams = ProfileParams()
+    calibrate: CalibrateParams = CalibrateParams()
+    check: CheckParams = CheckParams()
+    prompts: PromptsParams = PromptsParams()
+    base_model: BaseModelParams = BaseModelParams()
+    rft: RftParams = RftParams()
+    relevance: RelevanceParams = RelevanceParams()
+    preflight: PreflightParams = PreflightParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    search: SearchParams = SearchParams()
+
+    @model_validator(mode="after")
+    def _search_space_within_bedrock_ranges(self) -> Params:
+        """A Bedrock search may only propose values botocore's service model allows."""
+        from rftlab.jobs.hyperparams import range_problem
+
+        if (self.search.backend or self.rft.backend) != "bedrock":
+            return self
+        bad = []
+        for name, dim in self.search.space.items():
+            for key, value in (("low", dim.low), ("high", dim.high)) if dim.choices is None else (
+                    (f"choices[{i}]", v) for i, v in enumerate(dim.choices)):
+                if value is not None and (problem := range_problem(name, value)):
+                    bad.append(f"search.space.{name}.{key}: {problem}")
+        if bad:
+            raise ValueError("; ".join(bad))
+        return self
+
+
+_EXPECTED = {
+    "date_from_datetime_parsing": "expected a date",
+    "date_parsing": "expected a date",
+    "date_type": "expected a date",
+    "date_from_datetime_inexact": "expected a date",
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping",
+    "dict_type": "expected a mapping",
+}
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key"
+    if kind in _EXPECTED:
+        return f"{loc}: {_EXPECTED[kind]}, got {_show(value)}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "literal_error", "too_short"}:
+        return f"{loc}: {msg.lower()}, got {_show(value)}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def parse_params(data: Any, source: str = PARAMS_FILE) -> Params:
+    """Validate a params mapping; raise ConfigError listing every bad key path."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        lines = [_format_error(e) for e in exc.errors()]
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder upward holding params.yaml or dvc.yaml (else the cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / PARAMS_FILE).exists() or (d / "dvc.yaml").exists():
+            return d
+    return here
+
+
+def params_path() -> Path:
+    env = os.environ.get("RFTLAB_PARAMS")
+    return Path(env) if env else project_root() / PARAMS_FILE
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Params:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8") from None
+    return parse_params(load_yaml(text, str(path)), source=str(path))
+
+
+def load_params(path: str | os.PathLike | None = None) -> Params:
+    """Load and validate params.yaml; a missing file means all defaults."""
+    p = Path(path) if path else params_path()
+    if not p.exists():
+        if path:
+            raise ConfigError(f"{p}: params file not found")
+        return Params()
+    return _load(str(p.resolve()), p.stat().st_mtime)
