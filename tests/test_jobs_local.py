@@ -4,6 +4,7 @@ reruns (also after an interruption) reuse the job and its run, and nothing stays
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -150,3 +151,29 @@ def test_interrupted_job_resumes_in_the_same_run(in_project, monkeypatch):
     runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert done.details["result"]["steps"] == 4
+
+
+def test_base_model_command_writes_the_same_bytes_twice_and_no_wall_time(tmp_path, monkeypatch):
+    """Its report and weights are DVC outputs: a rerun reproduces them byte for byte (the training
+    time goes to MLflow and the console only)."""
+    from typer.testing import CliRunner
+
+    from local_support import messages
+    from rftlab.cli import app
+    from rftlab.io import write_jsonl
+
+    write_jsonl(tmp_path / "m.jsonl", messages())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"profile": {"author": "T"}, "base_model": {
+        "vocab_size": 300, "d_model": 16, "n_layer": 1, "n_head": 2, "context": 32, "epochs": 1}}), encoding="utf-8")
+    monkeypatch.setenv("RFTLAB_PARAMS", str(tmp_path / "params.yaml"))
+    got = []
+    for k in range(2):
+        out = tmp_path / f"run{k}"
+        result = CliRunner().invoke(app, ["base-model", "--messages", str(tmp_path / "m.jsonl"), "--out",
+                                          str(out / "base"), "--metrics", str(out / "report.json"), "--no-track"])
+        assert result.exit_code == 0, result.output
+        assert " s) -> " in result.output  # the console still says how long it took
+        got.append({p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    report = json.loads(got[0][Path("report.json")])
+    assert "train_seconds" not in report and report["parameters"] > 0
+    assert got[0] == got[1]

@@ -6,6 +6,7 @@ bedrock_commands.py; `job status|wait|stop` dispatch on the job state's backend.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +49,20 @@ def base_model(
     def run() -> dict:
         return run_base_model(messages, out, params.base_model, author=who, progress=progress)
 
+    t0 = time.monotonic()
     if track:
         from rftlab import tracking
 
         with tracking.stage_run("base-model", run_name="base-model", params={"base_model": params.base_model.model_dump(),
                                 "author": who}, deps={"messages": messages}):
             summary = run()
+            seconds = round(time.monotonic() - t0, 1)
             tracking.log_metrics({f"loss_epoch_{i + 1}": v for i, v in enumerate(summary["losses"])})
             tracking.log_metrics({k: v for k, v in summary.items() if isinstance(v, int | float)})
+            tracking.log_metrics({"train_seconds": seconds})  # wall time: MLflow only, never a DVC output
     else:
         summary = run()
+        seconds = round(time.monotonic() - t0, 1)
     if metrics:
         write_json(metrics, {k: v for k, v in summary.items() if k != "losses"})
     if headline:
@@ -66,7 +71,7 @@ def base_model(
         write_headline(headline, "base_model", summary)
     typer.echo(f"base model: {summary['parameters']:,} parameters, vocab {summary['vocab_size']}, "
                f"{summary['training_texts']} texts, loss {summary['final_loss']:.3f} "
-               f"({summary['train_seconds']} s) -> {out}")
+               f"({seconds} s) -> {out}")
 
 
 def rft(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +102,6 @@ def run_base_model(messages_path: str | Path, out_dir: str | Path, params: Any, 
     texts = training_texts(messages, exclude_user=exclude)
     if len(texts) < 10:
         raise InputError(f"{messages_path}: only {len(texts)} usable messages (need at least 10)")
-    t0 = time.time()
     tokenizer = train_tokenizer(texts, params.vocab_size)
     model = build_model(tokenizer, d_model=params.d_model, n_layer=params.n_layer, n_head=params.n_head,
                         context=params.context, seed=params.seed)
@@ -123,7 +121,6 @@ def run_base_model(messages_path: str | Path, out_dir: str | Path, params: Any, 
         "vocab_size": len(tokenizer),
         "final_loss": losses[-1],
         "losses": losses,
-        "train_seconds": round(time.time() - t0, 1),
     }
 
 
