@@ -45,6 +45,7 @@ from typing import Any
 
 from rftlab.grader.bundle import Grader, load_grader
 from rftlab.grader.reward import add_ceiling, apply_relevance
+from rftlab.grader.scoring import finite
 
 ASSISTANT_ROLES = frozenset({"assistant", "nova_assistant"})
 MAX_TEXT_CHARS = 100_000
@@ -177,18 +178,10 @@ def _ids(samples: list[Any]) -> list[str]:
     return out
 
 
-def _finite(x: Any) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError, OverflowError):
-        return 0.0
-    return v if math.isfinite(v) else 0.0
-
-
 def _result(sid: str, score: float, comps: dict[str, float]) -> dict[str, Any]:
-    score = min(1.0, max(0.0, _finite(score)))
+    score = min(1.0, max(0.0, finite(score)))
     metrics = [{"name": STYLE_METRIC, "value": round(score, 6), "type": "Reward"}]
-    metrics += [{"name": str(name), "value": round(_finite(v), 6), "type": "Metric"} for name, v in comps.items()]
+    metrics += [{"name": str(name), "value": round(finite(v), 6), "type": "Metric"} for name, v in comps.items()]
     return {"id": sid, "aggregate_reward_score": score, "metrics_list": metrics}
 
 

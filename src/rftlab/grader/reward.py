@@ -15,31 +15,23 @@ meta): a policy that writes "more like him than he does" is gaming the grader, n
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from rftlab.grader.relevance import NEUTRAL, Assessment
+from rftlab.grader.scoring import finite
 
 log = logging.getLogger("rftlab.grader")
 STYLE_METRIC = "style"
 REWARD_METRIC = "reward"  # the one "Reward" entry with a relevance judge
 
 
-def _finite(x: Any) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError, OverflowError):
-        return 0.0
-    return v if math.isfinite(v) else 0.0
-
-
 def _with_relevance(result: dict[str, Any], a: Any, factor: float) -> dict[str, Any]:
     """The style result re-headed: Reward `reward` = style x factor; style and relevance as Metrics."""
     style = result["aggregate_reward_score"]
-    reward = min(1.0, max(0.0, _finite(style * factor)))
+    reward = min(1.0, max(0.0, finite(style * factor)))
     head = [{"name": REWARD_METRIC, "value": round(reward, 6), "type": "Reward"},
             {"name": STYLE_METRIC, "value": round(style, 6), "type": "Metric"},
-            {"name": "relevance", "value": round(_finite(a.value), 6), "type": "Metric"},
+            {"name": "relevance", "value": round(finite(a.value), 6), "type": "Metric"},
             {"name": "relevance_failed", "value": float(a.failed), "type": "Metric"},
             {"name": "relevance_undetermined", "value": float(a.undetermined), "type": "Metric"}]
     rest = [m for m in result["metrics_list"] if m["type"] != "Reward"]
@@ -84,5 +76,5 @@ def add_ceiling(out: list[dict[str, Any]], scored: list[bool], grader: Any) -> N
         if not ok:
             continue
         named = {m["name"]: m["value"] for m in result["metrics_list"]}
-        style = _finite(named.get(STYLE_METRIC, result["aggregate_reward_score"]))
+        style = finite(named.get(STYLE_METRIC, result["aggregate_reward_score"]))
         result["metrics_list"].append({"name": CEILING_METRIC, "value": float(style > p90), "type": "Metric"})

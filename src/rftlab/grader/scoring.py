@@ -240,14 +240,16 @@ def _weights(weights: Mapping[str, float] | None) -> dict[str, float]:
     return w
 
 
-def _finite(v: Any) -> float:
-    """Non-numbers and NaN/inf count as 0 (neutral), in combine and combine_matrix alike."""
+def finite(v: Any) -> float:
+    """Non-numbers, NaN/inf and numbers too large for a float count as 0 (neutral): in combine and
+    combine_matrix alike, and in the Lambda's response (handler.py, reward.py), which never raises."""
     if type(v) is not float:
         try:
             v = float(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return 0.0
     return v if v - v == 0.0 else 0.0
+
 
 
 def _sigmoid(x: float) -> float:
@@ -260,12 +262,12 @@ def combine(comps: Mapping[str, float], weights: Mapping[str, float] | None = No
     d = DEFAULT_WEIGHTS
     raw = 0.0
     for f in FAMILIES:
-        raw += float(w.get(f, d[f])) * _finite(comps.get(f, 0.0))
+        raw += float(w.get(f, d[f])) * finite(comps.get(f, 0.0))
     if CEILING in w:
         raw = min(raw, float(w[CEILING]))
     score = _sigmoid(float(w.get("scale", d["scale"])) * (raw - float(w.get("bias", d["bias"]))))
     for g in GUARDS:
-        score *= 1.0 - min(1.0, max(0.0, float(w.get(g, d[g])))) * min(1.0, max(0.0, _finite(comps.get(g, 0.0))))
+        score *= 1.0 - min(1.0, max(0.0, float(w.get(g, d[g])))) * min(1.0, max(0.0, finite(comps.get(g, 0.0))))
     return float(min(1.0, max(0.0, score))) if math.isfinite(score) else 0.0
 
 

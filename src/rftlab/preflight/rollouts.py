@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from rftlab.errors import InputError
-from rftlab.io import iter_jsonl
 from rftlab.preflight.figures import ADVICE, Rollout
 
 log = logging.getLogger(__name__)
@@ -34,15 +33,9 @@ BEDROCK_TEMPERATURE = 1.0
 
 def sample_prompts(path: str | Path, n: int, seed: int) -> tuple[list[dict], int]:
     """(n records chosen with Random(seed), total records) of a prompts file."""
-    rows = []
-    for i, row in enumerate(iter_jsonl(path, required=("messages",)), start=1):
-        msgs = row["messages"]
-        if not isinstance(msgs, list) or not any(isinstance(m, dict) and m.get("role") == "user" for m in msgs):
-            raise InputError(f"{path}: record {i}: messages must be a list with a user message")
-        row.setdefault("id", str(i))
-        rows.append(row)
-    if not rows:
-        raise InputError(f"{path}: no prompts")
+    from rftlab.evaluate.run import read_prompts
+
+    rows = read_prompts(path)
     chosen = random.Random(seed).sample(rows, min(n, len(rows)))
     return chosen, len(rows)
 
