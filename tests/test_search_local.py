@@ -120,3 +120,30 @@ def test_sigkill_then_rerun_completes_with_exactly_six_jobs(tmp_path, monkeypatc
     assert len(jobs) == 6 and all(r.info.status == "FINISHED" for r in jobs)
     assert search.info.status == "FINISHED"
     assert {r.data.tags["mlflow.parentRunId"] for r in jobs} == {search.info.run_id}
+
+
+def test_a_trial_being_launched_cannot_be_taken_over_by_another_worker(tmp_path, monkeypatch):
+    """Between `ask` and its stored spec a trial is RUNNING with no spec; a second worker that took its
+    lease then would fail it as orphaned (seen in CI with two workers on PostgreSQL). The launcher holds
+    the trial's lease from before the trial exists."""
+    import optuna
+
+    from rftlab.search.lease import Leases
+
+    d = _project(tmp_path, monkeypatch, pruner="none", trials=2)
+    storage = f"sqlite:///{d / 'data' / 'search' / 'optuna.db'}"
+    real_ask = optuna.Study.ask
+    taken_by_other = []
+
+    def ask(study, *args, **kwargs):
+        trial = real_ask(study, *args, **kwargs)
+        other = Leases(storage)  # a worker on another host, as a second `rftlab search` would be
+        taken_by_other.append(other.acquire(f"{study.study_name}/trial-{trial.number}", "elsewhere:1:x", 60))
+        other.close()
+        return trial
+
+    monkeypatch.setattr(optuna.Study, "ask", ask)
+    result = CliRunner().invoke(app, ARGS)
+    assert result.exit_code == 0, result.output
+    assert taken_by_other == [False, False]
+    assert [t.state.name for t in _study(d).trials] == ["COMPLETE", "COMPLETE"]

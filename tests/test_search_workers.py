@@ -32,7 +32,7 @@ def test_two_workers_share_one_study_without_duplicate_jobs(tmp_path, fresh_data
     workers = [subprocess.Popen(args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for _ in range(2)]
     outputs = [w.communicate(timeout=900)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert [w.returncode for w in workers] == [0, 0], "\n----\n".join(outputs)
 
     study = optuna.load_study(study_name="shared", storage=fresh_database)
     done = [t for t in study.trials if t.state.name == "COMPLETE"]

@@ -134,9 +134,17 @@ def _launch_next(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], t
         n_done, running, done = _counts(study)  # again, under the lease: other workers may have launched
         if n_done + len(running) >= cfg.trials or len(running) >= cfg.max_concurrent:
             return False
-        study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
+        number = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(cfg, number)
+        # The new trial's lease is taken before the trial exists. Between `ask` and its stored spec
+        # a trial is RUNNING with no spec, which another worker would otherwise take for one whose
+        # launcher died and fail it. Optuna numbers a trial by the trials created before it, and
+        # trials are only created under this launch lease, so the number is known in advance.
+        leases.acquire(f"{study.study_name}/trial-{number}", me, ttl)
         trial = study.ask(dists)
-        leases.acquire(f"{study.study_name}/trial-{trial.number}", me, ttl)
+        if trial.number != number:  # a trial created outside rftlab (optuna's own API) moved the count
+            leases.release(f"{study.study_name}/trial-{number}", me)
+            leases.acquire(f"{study.study_name}/trial-{trial.number}", me, ttl)
         try:
             launch(ctx, trial, done)
         except ledger.BudgetExhausted as exc:
