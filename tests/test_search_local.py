@@ -1,5 +1,6 @@
 """`rftlab search` on the local backend: a 6-trial study on a tiny model, and a SIGKILLed search that a
-rerun completes with exactly 6 jobs and 6 child runs (none duplicated, none left RUNNING)."""
+rerun completes with exactly 6 jobs and 6 child runs (none duplicated, none left RUNNING), and the two
+races a second worker could hit (a trial taken over while it is launched, a trial followed after it was told)."""
 
 from __future__ import annotations
 
@@ -147,3 +148,42 @@ def test_a_trial_being_launched_cannot_be_taken_over_by_another_worker(tmp_path,
     assert result.exit_code == 0, result.output
     assert taken_by_other == [False, False]
     assert [t.state.name for t in _study(d).trials] == ["COMPLETE", "COMPLETE"]
+
+
+def test_a_trial_told_by_another_worker_after_the_list_was_read_is_not_followed(tmp_path, monkeypatch):
+    """A worker reads the running trials, then takes each one's lease. If the lease's previous holder told
+    the trial in between, following the stale copy would write to a finished trial (CI's two-worker test
+    died of UpdateFinishedTrialError). Here "another worker" fails trial 0 just before the follow pass
+    takes its lease; the search must leave it alone and replace it."""
+    import optuna
+
+    from rftlab.search import runner
+    from rftlab.search.lease import Leases
+
+    d = _project(tmp_path, monkeypatch, pruner="none", trials=1)
+    storage = f"sqlite:///{d / 'data' / 'search' / 'optuna.db'}"
+    real_acquire, real_follow = Leases.acquire, runner.follow
+    told, followed_finished = [], []
+
+    def acquire(self, name, owner, ttl):
+        study_name, _, lease = name.rpartition("/")
+        if lease.startswith("trial-") and not told:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+            launched = [t for t in study.trials if t.state.name == "RUNNING" and "spec" in t.user_attrs]
+            if launched:
+                study.tell(launched[0].number, state=optuna.trial.TrialState.FAIL)
+                told.append(launched[0].number)
+        return real_acquire(self, name, owner, ttl)
+
+    def follow(ctx, frozen):
+        stored = optuna.load_study(study_name=ctx.study.study_name, storage=storage).trials[frozen.number]
+        if stored.state.name != "RUNNING":
+            followed_finished.append(frozen.number)
+        return real_follow(ctx, frozen)
+
+    monkeypatch.setattr(Leases, "acquire", acquire)
+    monkeypatch.setattr(runner, "follow", follow)
+    result = CliRunner().invoke(app, ARGS)
+    assert result.exit_code == 0, result.output
+    assert told == [0] and followed_finished == []
+    assert [t.state.name for t in _study(d).trials] == ["FAIL", "COMPLETE"]

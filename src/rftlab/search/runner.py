@@ -98,6 +98,12 @@ def _counts(study: Any) -> tuple[int, list[Any], list[Any]]:
     return len(done), running, done
 
 
+def _running(study: Any) -> dict[int, Any]:
+    from optuna.trial import TrialState
+
+    return {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+
+
 def _loop(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], max_polls: int | None) -> None:
     cfg, study = ctx.cfg, ctx.study
     ttl = max(60.0, 10 * cfg.poll_s)
@@ -105,9 +111,14 @@ def _loop(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], max_poll
     polls = 0
     while True:
         n_done, running, _ = _counts(study)
-        for frozen in running:  # follow what nobody else follows
-            lease = f"{study.study_name}/trial-{frozen.number}"
-            if leases.acquire(lease, me, ttl) and follow(ctx, frozen):
+        for number in [t.number for t in running]:  # follow what nobody else follows
+            lease = f"{study.study_name}/trial-{number}"
+            if not leases.acquire(lease, me, ttl):
+                continue
+            # Read the trial again under its lease: the worker that held it until now may have told it
+            # (or stored its spec) after the list above was read.
+            frozen = _running(study).get(number)
+            if frozen is None or follow(ctx, frozen):
                 leases.release(lease, me)
         n_done, running, done = _counts(study)
         if n_done >= cfg.trials and not running:
