@@ -4,7 +4,7 @@
 
 Per author (the target): calibration sees ONLY the training split — the target's rows from
 half of its works (<= 1,500) and 150 rows of each other author — with K folds by work
-inside it (`rftlab.calibrate.search.calibrate`, the code behind `rftlab calibrate`). The
+inside it (`rftlab.calibrate.calibrate_stage.run`, the code behind `rftlab calibrate`). The
 bundle (profile of the whole training split + best weights) is then scored on the test
 split: the target's other works (<= 500 rows) vs rows 150-199 of each other author.
 Bar: mean >= 0.94 (char n-gram logistic regression 0.933; the seed's grader 0.709).
@@ -23,7 +23,7 @@ import numpy as np
 
 from aozora import CORPUS, Aozora
 from rftlab.calibrate.metrics import roc_auc
-from rftlab.calibrate.search import calibrate
+from rftlab.calibrate import calibrate_stage
 from rftlab.grader.bundle import load_grader
 from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine_matrix, components
 from rftlab.io import write_json
@@ -67,7 +67,7 @@ def main() -> None:
         profile = build_profile_from_features([f for f, r in zip(fs, rows) if r["user"] == target],
                                               [f for f, r in zip(fs, rows) if r["user"] != target], author=target)
         write_json(work / "profile.json", profile)
-        summary = calibrate(work / "messages.jsonl", target, work / "profile.json", work / "grader.json",
+        summary = calibrate_stage.run(work / "messages.jsonl", target, work / "profile.json", work / "grader.json",
                             trials=args.trials, seed=args.seed, folds=args.folds, register=False,
                             track=False, features=fs)
         grader = load_grader(work / "grader.json")

@@ -39,7 +39,7 @@ def main() -> None:
 
     from rftlab.calibrate.folds import prepare
     from rftlab.calibrate.objective import Objective
-    from rftlab.calibrate.search import calibrate
+    from rftlab.calibrate import calibrate_stage
     from rftlab.grader.scoring import DEFAULT_WEIGHTS
     from rftlab.io import write_json
     from rftlab.style.features import extract
@@ -72,9 +72,9 @@ def main() -> None:
         [f for f, m in zip(feats, msgs) if m["user"] == target],
         [f for f, m in zip(feats, msgs) if m["user"] != target], author=target))
     common = dict(trials=args.trials, folds=5, seed=0, register=False, features=feats)
-    quiet = calibrate(tmp / "m.jsonl", target, tmp / "profile.json", tmp / "a" / "grader.json", track=False, **common)
+    quiet = calibrate_stage.run(tmp / "m.jsonl", target, tmp / "profile.json", tmp / "a" / "grader.json", track=False, **common)
     t = time.perf_counter()
-    tracked = calibrate(tmp / "m.jsonl", target, tmp / "profile.json", tmp / "b" / "grader.json", track=True, **common)
+    tracked = calibrate_stage.run(tmp / "m.jsonl", target, tmp / "profile.json", tmp / "b" / "grader.json", track=True, **common)
     wall = time.perf_counter() - t - tracked["prepare_s"]
     n_target = sum(m["user"] == target for m in msgs)
     print(f"{len(msgs)} messages ({n_target} target), {len(data.labels)} held-out rows x {len(data.names)} "

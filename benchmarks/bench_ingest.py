@@ -31,12 +31,12 @@ ENDINGS = ["でござる。", "です！", "だね w", "。", "しました。",
 CHILD = """
 import json, sys, time
 from rftlab.config import IngestParams
-from rftlab.slack.ingest import run_ingest
+from rftlab.slack import ingest_stage
 if sys.argv[1] == "--baseline":
     print(json.dumps({}))
     raise SystemExit
 t = time.perf_counter()
-rep = run_ingest(sys.argv[1], sys.argv[2], params=IngestParams())
+rep = ingest_stage.run(sys.argv[1], sys.argv[2], params=IngestParams(), track=False)
 secs = time.perf_counter() - t
 print(json.dumps({"records": rep["records"], "kept": rep["messages_kept"], "seconds": secs}))
 """

@@ -27,8 +27,8 @@ from pathlib import Path
 from rftlab.config import IngestParams, SampleParams
 from rftlab.privacy.detect import KINDS, find
 from rftlab.privacy.evalset import CONTEXTS, build
-from rftlab.slack.ingest import run_ingest
-from rftlab.slack.sample import write_sample
+from rftlab.slack import ingest_stage
+from rftlab.slack import sample_stage
 
 # what the sample generator plants (rftlab/slack/sample_text.py decorate, sample.py leaks)
 PLANTED_MARKERS = ("連絡先: ", "緊急時は ", "代表 03-", "xoxb-", "X-Amz-Signature", "AKIA")
@@ -66,9 +66,9 @@ def print_recall(hits: dict, totals: dict) -> None:
 
 def sample_messages(tmp: Path) -> list[dict]:
     export = tmp / "slack-export.zip"
-    write_sample(export, SampleParams())
+    sample_stage.run(export, SampleParams())
     out = tmp / "messages.jsonl"
-    run_ingest(export, out, params=IngestParams(source=export, scrub_pii=False))
+    ingest_stage.run(export, out, params=IngestParams(source=export, scrub_pii=False), track=False)
     with open(out, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 

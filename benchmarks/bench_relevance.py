@@ -41,9 +41,9 @@ def arm_grader(src: Path, dst: Path, relevance: dict | None) -> str:
 
 def train_arm(params, name: str, grader: str, args, work: Path) -> Path:
     from rftlab import tracking
-    from rftlab.jobs.local.reward import GraderReward
-    from rftlab.jobs.local.train import train
-    from rftlab.jobs.stage import build_spec
+    from rftlab.backends.local.reward import GraderReward
+    from rftlab.backends.local.train import train
+    from rftlab.jobs.spec import build_spec
 
     rft = params.rft.model_copy(update={"local": params.rft.local.model_copy(update={"max_steps": args.steps})})
     spec = build_spec(rft, train=args.train, val=args.val, grader=grader, base_model=args.base)
@@ -56,7 +56,7 @@ def train_arm(params, name: str, grader: str, args, work: Path) -> Path:
 
 
 def both_axes(model: Path, rows: list[dict], grader, args) -> tuple[float, float]:
-    from rftlab.evaluate.generate import LocalGenerator
+    from rftlab.backends.local.generator import LocalGenerator
     from rftlab.grader.relevance import proxy_relevance
 
     gen = LocalGenerator(model)
@@ -92,7 +92,7 @@ def main() -> int:
 
     from rftlab.config import load_params
     from rftlab.grader.bundle import load_grader
-    from rftlab.jobs.local.train import read_prompts
+    from rftlab.backends.local.train import read_prompts
 
     torch.set_num_threads(2)
     params = load_params()

@@ -15,12 +15,13 @@ import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 from rftlab.config import load_params
-from rftlab.jobs.local.base_model import run_base_model
-from rftlab.jobs.local.generation import load_local, score_prompts
-from rftlab.jobs.local.train import read_prompts
-from rftlab.jobs.local.reward import GraderReward
+from rftlab.backends.local import base_model_stage
+from rftlab.backends.local.generation import load_local, score_prompts
+from rftlab.backends.local.train import read_prompts
+from rftlab.backends.local.reward import GraderReward
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.time()
             bm = params.base_model.model_copy(update={"include_target": include})
-            summary = run_base_model(args.messages, tmp, bm, author=author)
+            summary = base_model_stage.run(Path(args.messages), Path(tmp), bm, author=author, track=False).summary
             model, tok = load_local(tmp)
             mean, samples = score_prompts(model, tok, rows, reward, n=args.group, temperature=1.0, max_tokens=32, seed=0)
         groups = [samples[i : i + args.group] for i in range(0, len(samples), args.group)]

@@ -17,9 +17,9 @@ import json
 import sys
 import time
 
-from rftlab.jobs.local.generation import load_local, score_prompts
-from rftlab.jobs.local.train import read_prompts
-from rftlab.jobs.local.reward import GraderReward
+from rftlab.backends.local.generation import load_local, score_prompts
+from rftlab.backends.local.train import read_prompts
+from rftlab.backends.local.reward import GraderReward
 
 
 def main() -> int:

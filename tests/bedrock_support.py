@@ -2,7 +2,7 @@
 
 Every request is validated by botocore's service model: moto serves S3/IAM/Lambda/ECR,
 Stubber serves bedrock (with expected_params where the test cares), and
-rftlab.jobs.bedrock.shapes additionally checks patterns/maximums/enums before each call.
+rftlab.backends.bedrock.shapes additionally checks patterns/maximums/enums before each call.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def bedrock(aws):
 @pytest.fixture
 def no_sleep(monkeypatch):
     """Record poll/backoff sleeps instead of sleeping."""
-    from rftlab.jobs.bedrock import commands as bedrock_commands
+    from rftlab.backends.bedrock import commands as bedrock_commands
 
     slept: list[float] = []
     monkeypatch.setattr(bedrock_commands, "SLEEP", slept.append)

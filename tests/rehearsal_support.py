@@ -89,7 +89,7 @@ class Account:
 
     def grader_version(self, function: str, context: Path, tag: str, env: dict | None = None) -> str:
         """Push `context` as image `<repo>:<tag>`, create/update the function from it, publish; the version ARN."""
-        from rftlab.rehearsal.servers import fake_manifest
+        from rftlab.backends.bedrock.rehearsal.servers import fake_manifest
 
         uri = f"{self.repo_uri}:{tag}"
         self.ecr.put_image(repositoryName=self.repo_uri.rsplit("/", 1)[-1], imageManifest=fake_manifest(context),

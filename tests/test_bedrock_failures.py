@@ -8,6 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from rftlab import contracts
 from rftlab.aws import AwsError
 from rftlab.cli import app
 from bedrock_support import (  # fixtures come from conftest's pytest_plugins
@@ -19,20 +20,20 @@ OTHER_ARN = JOB_ARN.replace("abcdef123456", "0123456789ab")
 
 
 def _backend():
-    from rftlab.jobs.bedrock import commands as bedrock_commands
+    from rftlab.backends.bedrock import commands as bedrock_commands
 
     return bedrock_commands.make_backend(rft_params())
 
 
 def _spec():
-    from rftlab.jobs.stage import build_spec
+    from rftlab.jobs.spec import build_spec
 
     return build_spec(rft_params(), train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",
                       grader="data/grader/grader.json")
 
 
 def _queue_launch(stub, grader_arn_given=True):
-    from rftlab.jobs.bedrock.launch import names
+    from rftlab.backends.bedrock.launch import names
 
     job_name = names(_spec().spec_hash())[0]
     stub.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []})
@@ -158,7 +159,7 @@ def test_budget_refuses_launch(project, bedrock, monkeypatch):
 
 
 def test_running_job_stopped_when_spend_crosses_budget(project, bedrock, no_sleep, monkeypatch):
-    from rftlab.jobs.bedrock import commands as bedrock_commands
+    from rftlab.backends.bedrock import commands as bedrock_commands
 
     # 9 hours in: 9 h x $61/h (estimate) = $549 > $500 budget
     monkeypatch.setattr(bedrock_commands, "CLOCK", lambda: T0 + dt.timedelta(hours=9))
@@ -177,8 +178,8 @@ def test_running_job_stopped_when_spend_crosses_budget(project, bedrock, no_slee
 
 def test_interrupted_wait_resumes_without_duplicate_job(project, bedrock, no_sleep, monkeypatch):
     from rftlab import tracking
-    from rftlab.jobs.bedrock import commands as bedrock_commands
-    from rftlab.jobs.bedrock.launch import names
+    from rftlab.backends.bedrock import commands as bedrock_commands
+    from rftlab.backends.bedrock.launch import names
 
     spec = _spec_with_lambda()
     token = names(spec.spec_hash())[2]
@@ -214,7 +215,7 @@ def test_interrupted_wait_resumes_without_duplicate_job(project, bedrock, no_sle
     result = runner.invoke(app, ["job", "wait", JOB_ARN])
     assert result.exit_code == 0, result.output
     bedrock.assert_no_pending_responses()
-    assert len(tracking.find_runs(tracking.JOB_ID, JOB_ARN)) == 1
+    assert len(tracking.find_runs(contracts.JOB_ID, JOB_ARN)) == 1
 
 
 def test_sync_twice_updates_one_run_per_job(project, bedrock, no_sleep):
@@ -238,12 +239,12 @@ def test_sync_twice_updates_one_run_per_job(project, bedrock, no_sleep):
         assert result.exit_code == 0, result.output
         assert "synced 1 job(s)" in result.output
     bedrock.assert_no_pending_responses()
-    runs = tracking.find_runs(tracking.JOB_ID, JOB_ARN)
+    runs = tracking.find_runs(contracts.JOB_ID, JOB_ARN)
     assert len(runs) == 1
-    assert tracking.find_runs(tracking.JOB_ID, OTHER_ARN) == []
+    assert tracking.find_runs(contracts.JOB_ID, OTHER_ARN) == []
     run = runs[0]
-    assert run.data.tags[tracking.KIND] == "rft-job" and run.data.tags[tracking.BACKEND] == "bedrock"
-    assert run.data.tags[tracking.GRADER_VERSION] == "g-fromconsole"
+    assert run.data.tags[contracts.KIND] == "rft-job" and run.data.tags[contracts.BACKEND] == "bedrock"
+    assert run.data.tags[contracts.GRADER_VERSION] == "g-fromconsole"
     assert run.data.params["hp.learningRate"] == "1e-05"
     assert run.data.metrics["duration_min"] == 10 and run.data.metrics["cost_usd"] == round(10 / 60 * 61, 2)
     assert len(tracking.metric_history(run.info.run_id, "train/reward_mean")) == 3  # not 6
@@ -255,7 +256,7 @@ def test_a_validation_csv_written_after_the_training_csv_is_still_imported(proje
     the training CSV is imported once, and no training step is logged twice."""
     from rftlab import tracking
     from rftlab.aws import client
-    from rftlab.jobs.bedrock.sync import record
+    from rftlab.backends.bedrock.sync import record
 
     backend = _backend()
     put_metrics_csv(rows=3)
@@ -280,7 +281,7 @@ def test_sync_needs_an_arn_or_all(project):
 def test_relaunch_after_failure_uses_a_new_attempt_token(project, bedrock, no_sleep):
     from botocore.stub import ANY
 
-    from rftlab.jobs.bedrock.launch import names
+    from rftlab.backends.bedrock.launch import names
     from rftlab.jobs.state import JobState
 
     spec = _spec_with_lambda()
@@ -312,13 +313,11 @@ def test_too_few_training_records_are_refused_before_any_aws_call(project, bedro
 
 
 def test_rft_retry_launches_the_next_attempt(project, bedrock, no_sleep, monkeypatch):
-    from rftlab.jobs import base
-    from rftlab.jobs.bedrock.launch import names
+    from rftlab.backends.bedrock.launch import names
     from rftlab.jobs.state import JobState
 
-    monkeypatch.setitem(base.BACKENDS, "bedrock", "rftlab.jobs.bedrock.commands:make_backend")
     spec = _spec()
-    monkeypatch.setattr("rftlab.jobs.bedrock.grader.published_version", lambda *a: "arn:aws:lambda:us-east-1:"
+    monkeypatch.setattr("rftlab.backends.bedrock.grader.published_version", lambda *a: "arn:aws:lambda:us-east-1:"
                         "123456789012:function:rftlab-grader:1")
     _backend().store.save(JobState(job_id=JOB_ARN, spec_hash=spec.spec_hash(), backend="bedrock", status="Failed",
                                    failure_message="boom"))

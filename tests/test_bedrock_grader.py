@@ -15,7 +15,7 @@ from bedrock_support import (  # fixtures come from conftest's pytest_plugins
 def test_no_docker_prints_push_commands_and_creates_the_repository(project, aws):
     from rftlab.aws import client
     from rftlab.errors import ConfigError
-    from rftlab.jobs.bedrock.grader import image_for
+    from rftlab.backends.bedrock.grader import image_for
 
     (project / "build/grader").mkdir(parents=True)
     (project / "build/grader/Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.13\n")
@@ -32,7 +32,7 @@ def test_no_docker_prints_push_commands_and_creates_the_repository(project, aws)
 
 def test_lambda_update_publishes_one_version_per_deployment_version(project, aws, no_sleep):
     from rftlab.aws import client
-    from rftlab.jobs.bedrock.grader import deploy_function
+    from rftlab.backends.bedrock.grader import deploy_function
 
     kw = {"role_arn": f"arn:aws:iam::{ACCOUNT}:role/rftlab-grader-exec", "timeout_s": 120, "memory_mb": 1024,
           "region": REGION, "sleep": no_sleep.append, "grader_version": GRADER_VERSION}
@@ -63,7 +63,7 @@ def sources(tmp_path, monkeypatch):
 def test_a_scoring_code_change_builds_and_publishes_a_new_version(project, aws, sources, monkeypatch):
     """The bundle is unchanged; only a copied source file changes: new image tag, new Lambda version."""
     from rftlab.aws import client
-    from rftlab.jobs.bedrock import grader as g
+    from rftlab.backends.bedrock import grader as g
 
     pushed: list[list[str]] = []
     monkeypatch.setattr(g, "build_and_push", pushed.append)
@@ -102,7 +102,7 @@ def test_smoke_test_rejects_a_handler_that_breaks_the_contract(project, monkeypa
     import sys
 
     from rftlab.errors import GateFailed
-    from rftlab.jobs.bedrock.grader import smoke_test
+    from rftlab.backends.bedrock.grader import smoke_test
 
     assert smoke_test("data/grader/grader.json", "data/prompts/train.jsonl")["malformed_score"] == 0.0
     monkeypatch.setattr(sys.modules["rftlab.grader.handler"], "handle",
@@ -115,7 +115,7 @@ def test_smoke_test_with_the_real_grader(tmp_path):
     """The real handler and a real bundle (skips while the grader concern is incomplete)."""
     import rftlab.grader.bundle as bundle_mod
     import rftlab.style.profile as profile_mod
-    from rftlab.jobs.bedrock.grader import smoke_test
+    from rftlab.backends.bedrock.grader import smoke_test
 
     msgs = [{"id": str(i), "user": "U01CTO" if i % 2 else "U02", "text": t}
             for i, t in enumerate(["承知したでござる。", "了解です。", "拙者が対応するでござる。", "明日やります。"] * 5)]
@@ -140,7 +140,7 @@ def test_build_context_is_packaged_for_the_deployment_version(project, aws, monk
 
     from rftlab.errors import ConfigError
     from rftlab.grader.deployment import deployment_version
-    from rftlab.jobs.bedrock.grader import image_for
+    from rftlab.backends.bedrock.grader import image_for
 
     import rftlab.grader as grader_pkg
 

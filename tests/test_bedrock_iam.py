@@ -109,7 +109,7 @@ def calls(aws, monkeypatch):
 
 def _caller_policy() -> dict:
     from rftlab.config import load_params
-    from rftlab.jobs.bedrock.iam import documents
+    from rftlab.backends.bedrock.iam import documents
 
     return documents(load_params(), account=ACCOUNT)["caller-policy.json"]
 
@@ -117,7 +117,7 @@ def _caller_policy() -> dict:
 def test_caller_policy_grants_every_call_of_the_deploy_and_data_paths(project, calls, monkeypatch):
     from rftlab.errors import ConfigError
     from rftlab.grader import deployment
-    from rftlab.jobs.bedrock import data, grader, iam, metrics
+    from rftlab.backends.bedrock import data, grader, iam, metrics
 
     b = rft_params().bedrock
     iam.check_service_role(ROLE, REGION)
@@ -176,7 +176,7 @@ def test_caller_policy_grants_every_bedrock_operation_in_the_source(project):
 
 def test_service_role_matches_aws_examples_and_invokes_the_qualified_version(project):
     from rftlab.config import load_params
-    from rftlab.jobs.bedrock.iam import documents
+    from rftlab.backends.bedrock.iam import documents
 
     b = load_params().rft.bedrock
     role = documents(load_params(), account=ACCOUNT)["bedrock-service-role-policy.json"]
@@ -201,7 +201,7 @@ def test_caller_may_use_the_configured_kms_key(tmp_path, monkeypatch):
     import yaml
 
     from rftlab.config import parse_params
-    from rftlab.jobs.bedrock.iam import documents
+    from rftlab.backends.bedrock.iam import documents
 
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     params = parse_params(yaml.safe_load(f"rft:\n  bedrock:\n    bucket: b\n    kms_key_id: {key}\n"))

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from bedrock_support import BUCKET, REGION, ROLE  # noqa: F401 - fixtures come from conftest's pytest_plugins
 
+from rftlab import contracts
 from rftlab.config import parse_params
 from rftlab.errors import ConfigError
 
@@ -42,9 +43,9 @@ def test_invalid_invocation_log_settings_fail_at_load_naming_the_key(logs, says)
 
 
 def test_the_request_trains_on_the_logs_and_botocore_accepts_it(project):
-    from rftlab.jobs.bedrock import launch
-    from rftlab.jobs.bedrock.shapes import check_request
-    from rftlab.jobs.stage import build_spec
+    from rftlab.backends.bedrock import launch
+    from rftlab.backends.bedrock.shapes import check_request
+    from rftlab.jobs.spec import build_spec
 
     rft = _rft(s3_uri=LOGS, request_metadata_filters=FILTERS, use_prompt_response=True)
     spec = build_spec(rft, train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",
@@ -64,8 +65,8 @@ def test_the_request_trains_on_the_logs_and_botocore_accepts_it(project):
 
 def test_prepare_uploads_no_training_file_when_the_logs_are_the_data(project, aws):
     from rftlab.aws import client
-    from rftlab.jobs.bedrock import launch
-    from rftlab.jobs.stage import build_spec
+    from rftlab.backends.bedrock import launch
+    from rftlab.jobs.spec import build_spec
 
     rft = _rft(s3_uri=LOGS)
     spec = build_spec(rft, train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",
@@ -79,7 +80,7 @@ def test_prepare_uploads_no_training_file_when_the_logs_are_the_data(project, aw
 
 
 def test_the_service_role_may_read_the_log_prefix_and_nothing_else_new(tmp_path, monkeypatch):
-    from rftlab.jobs.bedrock.iam import documents
+    from rftlab.backends.bedrock.iam import documents
 
     params = parse_params({"rft": {"bedrock": {"bucket": BUCKET, "invocation_logs": {"s3_uri": LOGS}}}})
     role = documents(params, account="123456789012")["bedrock-service-role-policy.json"]["Statement"]
@@ -96,7 +97,7 @@ def test_the_service_role_may_read_the_log_prefix_and_nothing_else_new(tmp_path,
 
 def test_the_jobs_run_records_where_its_data_came_from(project, tmp_path):
     from rftlab import tracking
-    from rftlab.jobs.bedrock import sync
+    from rftlab.backends.bedrock import sync
     from rftlab.jobs.state import JobState, StateStore
 
     logs = {"invocationLogSource": {"s3Uri": LOGS}, "requestMetadataFilters": FILTERS, "usePromptResponse": False}
@@ -106,7 +107,7 @@ def test_the_jobs_run_records_where_its_data_came_from(project, tmp_path):
             "invocationLogsConfig": logs}}})
     backend = types.SimpleNamespace(store=StateStore(tmp_path / "jobs"), metric_sources=lambda s: {})
     sync.record(backend, state, with_metrics=False)
-    params = tracking.find_runs(tracking.JOB_ID, arn)[0].data.params
+    params = tracking.find_runs(contracts.JOB_ID, arn)[0].data.params
     assert params["training_data"] == "invocation-logs" and params["invocation_logs.s3_uri"] == LOGS
     assert yaml.safe_load(params["invocation_logs.filters"]) == FILTERS
     assert params["invocation_logs.use_prompt_response"] == "false" and "prompts.train_md5" not in params

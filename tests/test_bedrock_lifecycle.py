@@ -11,6 +11,7 @@ import json
 from botocore.stub import ANY
 from typer.testing import CliRunner
 
+from rftlab import contracts
 from rftlab.cli import app
 from bedrock_support import (  # fixtures come from conftest's pytest_plugins
     ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, MODEL_ARN, REGION, ROLE, job_response, put_metrics_csv, rft_params,
@@ -27,17 +28,14 @@ def _ok(result):
 
 
 def _use_stubbed_backend(monkeypatch):
-    """The rft stage builds its backend through get_backend; route it to the CLI factory (no real sleep)."""
-    from rftlab.jobs import base
-
-    monkeypatch.setitem(base.BACKENDS, "bedrock", "rftlab.jobs.bedrock.commands:make_backend")
+    """The rft stage builds its backend through the plugin, whose factory is the CLI's (no real sleep)."""
 
 
 def test_full_lifecycle(project, bedrock, no_sleep, monkeypatch):
     from rftlab import tracking
     from rftlab.aws import client
-    from rftlab.jobs.bedrock.launch import names
-    from rftlab.jobs.stage import build_spec
+    from rftlab.backends.bedrock.launch import names
+    from rftlab.jobs.spec import build_spec
 
     # 1. upload: content-addressed, skipped the second time
     first = _ok(runner.invoke(app, ["bedrock", "upload"]))
@@ -94,13 +92,13 @@ def test_full_lifecycle(project, bedrock, no_sleep, monkeypatch):
     assert record["grader_version"] == GRADER_VERSION and "run_id" not in record  # a run id belongs to one store
 
     # 4. metrics in MLflow: step metrics under train/, summary, cost, one run for the job (found by its ARN)
-    runs = tracking.find_runs(tracking.JOB_ID, JOB_ARN)
+    runs = tracking.find_runs(contracts.JOB_ID, JOB_ARN)
     assert len(runs) == 1
     record = {**record, "run_id": runs[0].info.run_id}
     assert tracking.metric_history(record["run_id"], "train/reward_mean") == [(1, 0.4), (2, 0.5), (3, 0.6)]
     run = tracking.get_run(record["run_id"])
     assert run.data.metrics["cost_usd"] == 91.5 and run.data.metrics["train/final_loss"] == 0.42
-    assert run.data.tags[tracking.GRADER_VERSION] == GRADER_VERSION and run.data.tags[tracking.BACKEND] == "bedrock"
+    assert run.data.tags[contracts.GRADER_VERSION] == GRADER_VERSION and run.data.tags[contracts.BACKEND] == "bedrock"
     assert run.data.params["hp.epochCount"] == "1" and run.info.status == "FINISHED"
     assert run.data.params["prompts.train_md5"] == record["prompts_digest"]["train"]
     assert run.data.params["base_model"] == "amazon.nova-2-lite-v1:0:256k"

@@ -1,11 +1,12 @@
-"""Model ids: which API trains which base model, and which id Converse takes (jobs/bedrock/models.py)."""
+"""Model ids: which API trains which base model, and which id Converse takes (backends/bedrock/models.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from rftlab.errors import InputError
-from rftlab.jobs.bedrock.models import inference_id, rft_base_model
+from rftlab.aws.models import inference_id
+from rftlab.backends.bedrock.models import rft_base_model
 
 FOUNDATION_ARN = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-2-lite-v1:0:256k"
 

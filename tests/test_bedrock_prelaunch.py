@@ -52,8 +52,8 @@ def test_invalid_request_is_refused_before_any_side_effect(project, bedrock, no_
 def test_hyperparameters_out_of_botocore_range_are_refused_before_upload(project, bedrock, no_sleep):
     """A spec built outside params.yaml (e.g. an Optuna trial) is still checked against botocore."""
     from rftlab.errors import InputError
-    from rftlab.jobs.bedrock import commands as bedrock_commands
-    from rftlab.jobs.stage import build_spec
+    from rftlab.backends.bedrock import commands as bedrock_commands
+    from rftlab.jobs.spec import build_spec
     from bedrock_support import rft_params
 
     spec = build_spec(rft_params(), train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",

@@ -20,7 +20,7 @@ runner = CliRunner()
 def test_documented_rft_metric_names_map_onto_the_stable_names():
     """critic/rewards/* and val-score/rewards/mean@1 (AWS's names) become train/ and val/reward_*,
     so a Bedrock job compares with a local job in mlflow ui; the originals are kept too."""
-    from rftlab.jobs.bedrock.metrics import parse_csv
+    from rftlab.backends.bedrock.metrics import parse_csv
 
     rows = dict(parse_csv(training_csv(rows=4, eval_every=2), "train"))
     assert sorted(rows) == [1, 2, 3, 4]
@@ -36,7 +36,7 @@ def test_documented_rft_metric_names_map_onto_the_stable_names():
 
 
 def test_unknown_columns_are_kept_and_open_weight_spelling_maps_too():
-    from rftlab.jobs.bedrock.metrics import parse_csv
+    from rftlab.backends.bedrock.metrics import parse_csv
 
     rows = parse_csv("\ufeffstep_number,critic_rewards_mean,kl_loss,phase\n1,0.25,0.01,train\n2,nan,0.02,train\n", "train")
     assert rows[0] == (1, {"train/reward_mean": 0.25, "bedrock/critic_rewards_mean": 0.25, "bedrock/kl_loss": 0.01})
@@ -46,7 +46,7 @@ def test_unknown_columns_are_kept_and_open_weight_spelling_maps_too():
 
 def test_post_fine_tuning_validation_csv_is_validation(aws):
     from rftlab.aws import client
-    from rftlab.jobs.bedrock.metrics import read_job_metrics
+    from rftlab.backends.bedrock.metrics import read_job_metrics
 
     s3 = client("s3", REGION)
     s3.put_object(Bucket=BUCKET, Key=f"{JOB_FOLDER}/validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
@@ -61,7 +61,7 @@ def test_only_the_jobs_own_folder_is_read(aws):
     """A retried job shares nothing with the failed attempt: another job's CSVs under the same prefix
     (or stray CSVs at the prefix root) are never imported."""
     from rftlab.aws import client
-    from rftlab.jobs.bedrock.metrics import read_job_metrics
+    from rftlab.backends.bedrock.metrics import read_job_metrics
 
     s3 = client("s3", REGION)
     other = "rftlab/output/abc/model-customization-job-0123456789ab/training_artifacts/step_wise_training_metrics.csv"
@@ -102,7 +102,7 @@ def test_prompt_stats_counts_records_and_tokens(tmp_path):
 
 # ---------------------------------------------------------------------------- IAM
 def test_service_role_policy_is_least_privilege():
-    from rftlab.jobs.bedrock.iam import service_role_policy
+    from rftlab.backends.bedrock.iam import service_role_policy
 
     fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:rftlab-grader:3"
     doc = service_role_policy("b", "rftlab", fn)
@@ -133,7 +133,7 @@ def test_policies_command_writes_documents(project):
 
 # ---------------------------------------------------------------------------- request checks
 def _launch(**kw):
-    from rftlab.jobs.bedrock.launch import Launch, names
+    from rftlab.backends.bedrock.launch import Launch, names
 
     job, model, token = names("ab" * 32)
     return Launch(spec_hash="ab" * 32, job_name=job, model_name=model, token=token, grader_version=GRADER_VERSION,
@@ -143,9 +143,9 @@ def _launch(**kw):
 
 
 def test_job_request_passes_the_full_service_model_check(project):
-    from rftlab.jobs.bedrock.launch import request
-    from rftlab.jobs.bedrock.shapes import check_request
-    from rftlab.jobs.stage import build_spec
+    from rftlab.backends.bedrock.launch import request
+    from rftlab.backends.bedrock.shapes import check_request
+    from rftlab.jobs.spec import build_spec
 
     spec = build_spec(rft_params(), train="data/prompts/train.jsonl", val=None, grader="data/grader/grader.json")
     req = request(_launch(), spec, rft_params())
@@ -158,7 +158,7 @@ def test_job_request_passes_the_full_service_model_check(project):
 
 def test_request_check_names_bad_fields():
     from rftlab.errors import InputError
-    from rftlab.jobs.bedrock.shapes import check_request
+    from rftlab.backends.bedrock.shapes import check_request
 
     with pytest.raises(InputError, match=r"jobName: 'bad name!' does not match") as exc:
         check_request("bedrock", "CreateModelCustomizationJob", {
@@ -167,7 +167,7 @@ def test_request_check_names_bad_fields():
 
 
 def test_spec_clientrequesttoken_is_stable_per_spec():
-    from rftlab.jobs.bedrock.launch import names
+    from rftlab.backends.bedrock.launch import names
 
     assert names("a" * 64) == names("a" * 64)
     assert names("a" * 64)[2] != names("b" * 64)[2]
@@ -177,7 +177,7 @@ def test_spec_clientrequesttoken_is_stable_per_spec():
 # ---------------------------------------------------------------------------- data upload
 def test_upload_with_kms_and_missing_bucket(project, aws):
     from rftlab.aws import AwsError, client
-    from rftlab.jobs.bedrock.data import upload_file
+    from rftlab.backends.bedrock.data import upload_file
 
     up = upload_file("data/prompts/train.jsonl", bucket=BUCKET, prefix="p", region=REGION, kms_key_id="alias/rft")
     bucket, key = up.uri[5:].split("/", 1)
@@ -195,8 +195,8 @@ def _deployment(status="Active", model=MODEL_ARN, **kw):
 
 
 def test_deploy_updates_an_existing_deployment_to_the_new_model(project, bedrock, no_sleep):
-    from rftlab.jobs.bedrock import commands as bedrock_commands
-    from rftlab.jobs.bedrock.deploy import deploy
+    from rftlab.backends.bedrock import commands as bedrock_commands
+    from rftlab.backends.bedrock.deploy import deploy
     from rftlab.jobs.state import JobState
 
     backend = bedrock_commands.make_backend(rft_params(), track=False)
@@ -221,8 +221,8 @@ def test_deploy_updates_an_existing_deployment_to_the_new_model(project, bedrock
 
 def test_deploy_refuses_an_unfinished_job(project, bedrock, no_sleep):
     from rftlab.errors import InputError
-    from rftlab.jobs.bedrock import commands as bedrock_commands
-    from rftlab.jobs.bedrock.deploy import deploy
+    from rftlab.backends.bedrock import commands as bedrock_commands
+    from rftlab.backends.bedrock.deploy import deploy
     from rftlab.jobs.state import JobState
 
     backend = bedrock_commands.make_backend(rft_params(), track=False)
@@ -233,7 +233,7 @@ def test_deploy_refuses_an_unfinished_job(project, bedrock, no_sleep):
 
 
 def test_progress_line_shows_stages_and_estimate():
-    from rftlab.jobs.bedrock.backend import progress_line
+    from rftlab.backends.bedrock.backend import progress_line
     from rftlab.jobs.state import JobState
 
     s = JobState(job_id=JOB_ARN, spec_hash="x", backend="bedrock", duration_min=62.5, cost_usd=63.4,
@@ -244,7 +244,7 @@ def test_progress_line_shows_stages_and_estimate():
 
 
 def test_account_id_from_sts(project, aws):
-    from rftlab.jobs.bedrock.iam import account_id
+    from rftlab.backends.bedrock.iam import account_id
 
     assert account_id(REGION) == ACCOUNT
 
@@ -253,7 +253,7 @@ def test_s3_access_denied_names_the_permission_and_resource(project, aws):
     from botocore.stub import Stubber
 
     from rftlab.aws import AwsError, client
-    from rftlab.jobs.bedrock.data import upload_file
+    from rftlab.backends.bedrock.data import upload_file
 
     with Stubber(client("s3", REGION)) as stub:
         stub.add_response("head_bucket", {})
@@ -268,8 +268,8 @@ def test_s3_access_denied_names_the_permission_and_resource(project, aws):
 
 def test_sync_records_status_even_when_outputs_are_unreadable(project, bedrock, no_sleep):
     from rftlab import tracking
-    from rftlab.jobs.bedrock import commands as bedrock_commands
-    from rftlab.jobs.bedrock import sync
+    from rftlab.backends.bedrock import commands as bedrock_commands
+    from rftlab.backends.bedrock import sync
 
     other_bucket = job_response("Completed", outputDataConfig={"s3Uri": "s3://someone-elses-bucket/out/"})
     bedrock.add_response("get_model_customization_job", other_bucket)
@@ -294,7 +294,7 @@ def test_deploy_stage_records_a_local_job_without_calling_aws(tmp_path, monkeypa
 
 def test_a_job_against_another_endpoint_is_another_job(project, monkeypatch):
     """The rehearsal's stand-in job must never be found again as the real account's job."""
-    from rftlab.jobs.stage import build_spec
+    from rftlab.jobs.spec import build_spec
 
     def spec():
         return build_spec(rft_params(), train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",

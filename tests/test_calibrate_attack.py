@@ -22,14 +22,14 @@ BUDGET = 150  # grader calls per seed (the issue's measurement: 6,000 x 3 seeds,
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     from rftlab.prompts.build import build_prompt_set
-    from rftlab.slack.ingest import run_ingest
-    from rftlab.slack.sample import write_sample
+    from rftlab.slack import ingest_stage
+    from rftlab.slack import sample_stage
     from rftlab.style.profile import build_profile
 
     params = load_params(ROOT / "params.yaml")
     d = tmp_path_factory.mktemp("attack")
-    write_sample(d / "export.zip", params.sample)
-    run_ingest(d / "export.zip", d / "messages.jsonl", params=params.ingest)
+    sample_stage.run(d / "export.zip", params.sample)
+    ingest_stage.run(d / "export.zip", d / "messages.jsonl", params=params.ingest, track=False)
     messages = read_messages(d / "messages.jsonl")
     out = build_prompt_set(messages, params.profile.author, params.prompts,
                            max_prompt_length=params.prompts.max_prompt_tokens)
@@ -96,17 +96,19 @@ def test_red_team_is_seeded(sample):
 
 
 def test_the_gate_fails_a_style_only_grader_on_the_attack(sample, tmp_path):
-    from rftlab.calibrate.check import grader_check
+    from rftlab.calibrate import check_stage
+    from rftlab.config import CheckParams
     from rftlab.errors import GateFailed
 
     d, *_ = sample
-    settings = {"budget": 40, "seeds": [0], "panel": 4, "eval_prompts": 16, "max_quantile": 0.5}
-    ok = grader_check(d / "with_relevance.json", d / "messages.jsonl", prompts_path=d / "train.jsonl", track=False,
-                      attack=settings, plots_dir=tmp_path / "ok")
+    cfg = CheckParams.model_validate({"attack": {"budget": 40, "seeds": [0], "panel": 4, "eval_prompts": 16,
+                                                 "max_quantile": 0.5}})
+    ok = check_stage.run(d / "with_relevance.json", d / "messages.jsonl", cfg=cfg, prompts_path=d / "train.jsonl",
+                         track=False, plots_dir=tmp_path / "ok")
     assert ok["checks"]["attack_max_quantile"]["passed"] and (tmp_path / "ok" / "attacks.json").exists()
     with pytest.raises(GateFailed, match=r"attack_max_quantile [01]\.\d+ >= threshold 0\.5"):
-        grader_check(d / "style_only.json", d / "messages.jsonl", prompts_path=d / "train.jsonl", track=False,
-                     attack=settings)
+        check_stage.run(d / "style_only.json", d / "messages.jsonl", cfg=cfg, prompts_path=d / "train.jsonl",
+                        track=False)
 
 
 def test_the_salad_the_search_converges_to_is_guarded(sample):

@@ -13,7 +13,7 @@ from calibrate_support import AUTHOR, synth_messages
 from typer.testing import CliRunner
 
 from rftlab.calibrate import objective as objective_mod
-from rftlab.calibrate.search import calibrate
+from rftlab.calibrate import calibrate_stage
 from rftlab.cli import app
 
 
@@ -107,7 +107,7 @@ def test_ctrl_c_keeps_finished_trials_and_kills_the_run(workspace, monkeypatch):
 
     monkeypatch.setattr(objective_mod.Objective, "__call__", flaky)
     with pytest.raises(KeyboardInterrupt):
-        calibrate(workspace / "messages.jsonl", AUTHOR, workspace / "profile.json",
+        calibrate_stage.run(workspace / "messages.jsonl", AUTHOR, workspace / "profile.json",
                   workspace / "grader" / "grader.json", trials=8, folds=3, register=False)
     run = tracking.runs_of_kind("calibration", experiment="test-calibrate")[0]
     assert run.info.status == "KILLED"
@@ -133,11 +133,11 @@ def test_bad_author_is_one_line_error(workspace):
 def test_postgresql_storage(workspace, postgres_url):
     name = f"test-calibrate-{uuid.uuid4().hex[:8]}"
     try:
-        summary = calibrate(workspace / "messages.jsonl", AUTHOR, workspace / "profile.json",
+        summary = calibrate_stage.run(workspace / "messages.jsonl", AUTHOR, workspace / "profile.json",
                             workspace / "grader" / "grader.json", trials=3, folds=3, storage=postgres_url,
                             study_name=name, register=False, track=False)
         assert summary["trials"] == 3
-        summary = calibrate(workspace / "messages.jsonl", AUTHOR, workspace / "profile.json",
+        summary = calibrate_stage.run(workspace / "messages.jsonl", AUTHOR, workspace / "profile.json",
                             workspace / "grader" / "grader.json", trials=5, folds=3, storage=postgres_url,
                             study_name=name, register=False, track=False)
         study = optuna.load_study(study_name=name, storage=postgres_url)

@@ -63,7 +63,7 @@ def test_each_backend_has_its_own_hyperparameters():
 
 
 def test_shared_hyperparameters_section_is_refused_with_where_it_moved():
-    with pytest.raises(ConfigError, match=r"rft.hyperparameters moved: .*rft.local.hyperparameters and rft.bedrock"):
+    with pytest.raises(ConfigError, match=r"rft.hyperparameters moved: .*rft.bedrock.hyperparameters and .*rft.local.hyperparameters"):
         parse_params({"rft": {"hyperparameters": {"learningRate": 1e-3}}})
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import types
 from pathlib import Path
 
 import pytest
-import yaml
+from pipeline_support import copy_project, git
 
 pytestmark = pytest.mark.slow
 
@@ -23,41 +22,6 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXP_RUN = ".venv/bin/dvc exp run -S rft.local.hyperparameters.learningRate=3e-4 -n lr3e-4"
 REPRO = ".venv/bin/dvc repro"
 SHOW = ".venv/bin/dvc exp show --only-changed --drop '.*/.*'"
-
-
-def _copy_project(dst: Path) -> Path:
-    """The working tree's files (tracked and new, not ignored) in a fresh git repo, params shrunk."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        src = ROOT / rel
-        if rel.startswith(("metrics/", "plots/")) or not src.is_file():
-            continue  # main's headline numbers come from this copy's own run
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dst / rel)
-    p = yaml.safe_load((dst / "params.yaml").read_text(encoding="utf-8"))
-    p["sample"]["messages"] = 1200
-    p["calibrate"]["trials"] = 4
-    p["base_model"].update({"epochs": 1, "d_model": 32, "n_layer": 1, "n_head": 2})
-    p["rft"]["local"].update({"max_steps": 4, "val_prompts": 4})
-    p["rft"]["local"]["hyperparameters"].update({"batchSize": 2, "trainingSamplePerPrompt": 2, "evalInterval": 2})
-    p["evaluate"].update({"max_prompts": 4, "samples_per_prompt": 1, "bootstrap": 100})
-    if "attack" in p["check"]:  # the gate's red team, a few grader calls
-        p["check"]["attack"].update({"budget": 20, "seeds": [0], "eval_prompts": 4})
-    if "preflight" in p:  # a 1-layer model trained for one epoch gives flat rollouts: let it through
-        p["preflight"].update({"prompts": 4, "flat_std": 0.0, "min_mean_std": 0.0, "max_done_share": 1.0})
-    (dst / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    (dst / ".venv").symlink_to(ROOT / ".venv")  # what `make setup` leaves in a fresh clone
-    _git(dst, "init", "-q", "-b", "main")
-    (dst / ".git" / "info" / "exclude").write_text(".venv\n", encoding="utf-8")
-    _git(dst, "add", "-A")
-    _git(dst, "commit", "-qm", "the project, small params")
-    return dst
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout
 
 
 def _sh(repo: Path, cmd: str, env: dict[str, str]) -> str:
@@ -72,14 +36,14 @@ def project(tmp_path_factory):
     for cmd in (EXP_RUN, REPRO, SHOW):
         assert cmd.replace(".venv/bin/", "") in README.replace(".venv/bin/", ""), f"README no longer prints {cmd}"
     tmp = tmp_path_factory.mktemp("dvc-exp")
-    repo = _copy_project(tmp / "repo")
+    repo = copy_project(tmp / "repo")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_", "VIRTUAL_ENV", "PYTHON"))}
     env.update({"PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}", "COLUMNS": "200",
                 "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
                 "GIT_COMMITTER_EMAIL": "t@example.com"})
     _sh(repo, REPRO, env)
-    _git(repo, "add", "dvc.lock", "metrics", "plots")
-    _git(repo, "commit", "-qm", "pipeline outputs: dvc.lock, headline metrics, plot data")
+    git(repo, "add", "dvc.lock", "metrics", "plots")
+    git(repo, "commit", "-qm", "pipeline outputs: dvc.lock, headline metrics, plot data")
     _sh(repo, EXP_RUN, env)
     return types.SimpleNamespace(repo=repo, env=env, store=env["MLFLOW_TRACKING_URI"])
 

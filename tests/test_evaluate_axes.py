@@ -10,7 +10,7 @@ import pytest
 
 from rftlab.evaluate import axes
 from rftlab.evaluate.report import render
-from rftlab.evaluate.run import side_by_side
+from rftlab.evaluate.scoring import side_by_side
 
 PROMPTS = ["Lambdaのデプロイが失敗する件、どうすればいい？", "S3のコストが急に増えた"]
 

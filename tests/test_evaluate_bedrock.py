@@ -1,12 +1,13 @@
-"""BedrockGenerator against botocore's Stubber: requests are validated by the service model."""
+"""ConverseGenerator against botocore's Stubber: requests are validated by the service model."""
 
 from __future__ import annotations
 
 import pytest
 from botocore.stub import ANY
 
+from rftlab import contracts
 from rftlab.aws import AwsError
-from rftlab.evaluate.generate import BedrockGenerator, converse_messages
+from rftlab.aws.converse import ConverseGenerator, converse_messages
 
 ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123"
 
@@ -43,7 +44,7 @@ def test_generates_n_samples_with_usage(converse_stub, model_id, sent):
     second = {"modelId": sent, "messages": ANY, "inferenceConfig": ANY}
     converse_stub.add_response("converse", _reply("見ます", 8, 2), second)
     converse_stub.add_response("converse", _reply("", 8, 0), second)
-    out = BedrockGenerator(model_id, "us-east-1").generate(prompts, n=2, temperature=0.7, max_tokens=64, seed=0)
+    out = ConverseGenerator(model_id, "us-east-1").generate(prompts, n=2, temperature=0.7, max_tokens=64, seed=0)
     assert [[c.text for c in row] for row in out] == [["了解でござる", "明日でござる"], ["見ます", ""]]
     assert out[0][0].prompt_tokens == 20 and out[0][1].completion_tokens == 5
     assert sum(c.completion_tokens for row in out for c in row) == 11
@@ -53,7 +54,7 @@ def test_reasoning_blocks_are_not_the_answer(converse_stub):
     reply = _reply("答え", 3, 9)
     reply["output"]["message"]["content"].insert(0, {"reasoningContent": {"reasoningText": {"text": "考え中"}}})
     converse_stub.add_response("converse", reply)
-    [[c]] = BedrockGenerator(ARN, "us-east-1").generate([[{"role": "user", "content": "q"}]], n=1,
+    [[c]] = ConverseGenerator(ARN, "us-east-1").generate([[{"role": "user", "content": "q"}]], n=1,
                                                          temperature=1.0, max_tokens=8, seed=0)
     assert c.text == "答え" and c.completion_tokens == 9
 
@@ -64,7 +65,7 @@ def test_access_denied_names_the_permission(converse_stub):
         service_message="User: x is not authorized to perform: bedrock:InvokeModel on resource: y",
     )
     with pytest.raises(AwsError, match="bedrock:InvokeModel"):
-        BedrockGenerator(ARN, "us-east-1").generate([[{"role": "user", "content": "q"}]], n=1,
+        ConverseGenerator(ARN, "us-east-1").generate([[{"role": "user", "content": "q"}]], n=1,
                                                     temperature=1.0, max_tokens=8, seed=0)
 
 
@@ -100,7 +101,7 @@ def _bedrock_job(tmp_path, experiment, *, arn=ARN, monkeypatch=None):
         monkeypatch.setenv("RFTLAB_PARAMS", str(params))
 
     with tracking.stage_run("rft-job", run_name="br-1", experiment=experiment,
-                            tags={tracking.JOB_ID: "br-1", tracking.BACKEND: "bedrock"}) as run:
+                            tags={contracts.JOB_ID: "br-1", contracts.BACKEND: "bedrock"}) as run:
         pass
     job = tmp_path / "job.json"
     record = {"job_id": "br-1", "backend": "bedrock", "status": "Completed", "run_id": run.info.run_id,
@@ -122,7 +123,7 @@ def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp
 
     from rftlab import tracking
     from rftlab.config import parse_params
-    from rftlab.evaluate.run import evaluate
+    from rftlab.evaluate import evaluate_stage
 
     params = parse_params({"tracking": {"experiment": "eval-bedrock"},
                            "evaluate": {"samples_per_prompt": 1, "bootstrap": 100}})
@@ -132,8 +133,7 @@ def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp
                         (ARN, "承知でござる"), (ARN, "見るでござる")]:
         converse_stub.add_response("converse", _reply(text, 1000, 100),
                              {"modelId": model, "messages": ANY, "inferenceConfig": ANY})
-    out = evaluate(params, job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
-                   plots_dir=tmp_path / "plots", grader=_Grader())
+    out = evaluate_stage.run(params, evaluate_stage.Paths(job=job, val=val, metrics=tmp_path / "m.json", plots=tmp_path / "plots"), grader=_Grader())
     assert out["eval/base_mean"] == pytest.approx(0.3) and out["eval/tuned_mean"] == pytest.approx(0.9)
     assert out["eval/uplift_pct"] == pytest.approx(200.0) and out["eval/win_rate"] == 1.0
     # 4 calls x (1000 in, 100 out) at the params' default inference prices
@@ -148,18 +148,17 @@ def test_evaluate_bedrock_job_uses_base_id_and_deployment_arn(converse_stub, tmp
 def test_evaluate_bedrock_job_without_deployment_is_a_clear_error(tmp_path, monkeypatch):
     from rftlab.config import parse_params
     from rftlab.errors import InputError
-    from rftlab.evaluate.run import evaluate
+    from rftlab.evaluate import evaluate_stage
 
     job, val, _ = _bedrock_job(tmp_path, "eval-bedrock-nodeploy", arn=None, monkeypatch=monkeypatch)
     with pytest.raises(InputError, match="deployment_arn"):
-        evaluate(parse_params({}), job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
-                 plots_dir=tmp_path / "p", grader=_Grader())
+        evaluate_stage.run(parse_params({}), evaluate_stage.Paths(job=job, val=val, metrics=tmp_path / "m.json", plots=tmp_path / "p"), grader=_Grader())
     assert not (tmp_path / "m.json").exists()
 
 
 def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path, monkeypatch):
     from rftlab.config import parse_params
-    from rftlab.evaluate.run import evaluate
+    from rftlab.evaluate import evaluate_stage
 
     params = parse_params({"evaluate": {"samples_per_prompt": 1, "bootstrap": 100, "judge": {"enabled": True}}})
     job, val, _ = _bedrock_job(tmp_path, "eval-judge", monkeypatch=monkeypatch)
@@ -175,8 +174,7 @@ def test_judge_failures_are_flagged_not_fatal(converse_stub, tmp_path, monkeypat
     converse_stub.add_response("converse", _reply("見るでござる", 5, 2), tuned)
     converse_stub.add_response("converse", _reply('```json\n{"score": "2", "reason": "vague"}\n```', 50, 9), judge)
     converse_stub.add_client_error("converse", service_error_code="ModelTimeoutException", http_status_code=408)
-    out = evaluate(params, job_path=job, val_path=val, metrics_path=tmp_path / "m.json",
-                   plots_dir=tmp_path / "plots", grader=_Grader())
+    out = evaluate_stage.run(params, evaluate_stage.Paths(job=job, val=val, metrics=tmp_path / "m.json", plots=tmp_path / "plots"), grader=_Grader())
     assert out["eval/judge_base_mean"] == pytest.approx((1.0 + 0.5) / 2)
     assert out["eval/judge_tuned_mean"] == pytest.approx((0.25 + 0.5) / 2)
     assert out["eval/judge_base_failures"] == 1 and out["eval/judge_tuned_failures"] == 1
@@ -188,7 +186,7 @@ def test_evaluate_reads_the_deploy_stages_record_and_refuses_another_jobs(conver
 
     from rftlab.config import parse_params
     from rftlab.errors import InputError
-    from rftlab.evaluate.run import evaluate
+    from rftlab.evaluate import evaluate_stage
 
     params = parse_params({"tracking": {"experiment": "eval-deploy-record"},
                            "evaluate": {"samples_per_prompt": 1, "bootstrap": 100}})
@@ -196,12 +194,10 @@ def test_evaluate_reads_the_deploy_stages_record_and_refuses_another_jobs(conver
     dep = tmp_path / "deployment.json"
     dep.write_text(json.dumps({"job_id": "another-job", "backend": "bedrock", "deployment_arn": ARN}))
     with pytest.raises(InputError, match=r"deployment.json: the deployment record is not for job br-1"):
-        evaluate(params, job_path=job, deployment_path=dep, val_path=val, metrics_path=tmp_path / "m.json",
-                 plots_dir=tmp_path / "p", grader=_Grader())
+        evaluate_stage.run(params, evaluate_stage.Paths(job=job, deployment=dep, val=val, metrics=tmp_path / "m.json", plots=tmp_path / "p"), grader=_Grader())
     dep.write_text(json.dumps({"job_id": "br-1", "backend": "bedrock", "deployment_arn": ARN}))
     for model, text in [("us.amazon.nova-2-lite-v1:0", "はい"), ("us.amazon.nova-2-lite-v1:0", "見ます"),
                         (ARN, "承知でござる"), (ARN, "見るでござる")]:
         converse_stub.add_response("converse", _reply(text, 10, 5), {"modelId": model, "messages": ANY, "inferenceConfig": ANY})
-    out = evaluate(params, job_path=job, deployment_path=dep, val_path=val, metrics_path=tmp_path / "m.json",
-                   plots_dir=tmp_path / "p", grader=_Grader())
+    out = evaluate_stage.run(params, evaluate_stage.Paths(job=job, deployment=dep, val=val, metrics=tmp_path / "m.json", plots=tmp_path / "p"), grader=_Grader())
     assert out["eval/tuned_mean"] > out["eval/base_mean"]

@@ -7,6 +7,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.cli import app
 from rftlab.evaluate import plots
@@ -18,8 +19,8 @@ EXP = "compare-test"
 def _job(job_id: str, lr: float, cost: float, uplift: float | None, *, evaluated: bool = True) -> str:
     hp = {"epochCount": 1, "batchSize": 16, "learningRate": lr}
     with tracking.stage_run("rft-job", run_name=job_id, experiment=EXP,
-                            tags={tracking.JOB_ID: job_id, tracking.BACKEND: "local",
-                                  tracking.GRADER_VERSION: "g-abc123", "rftlab.status": "Completed"},
+                            tags={contracts.JOB_ID: job_id, contracts.BACKEND: "local",
+                                  contracts.GRADER_VERSION: "g-abc123", "rftlab.status": "Completed"},
                             params={"hyperparameters": hp, "base_model": "data/models/base",
                                     "prompts_digest": "d41d8cd9"}) as run:
         tracking.log_metrics({"cost_usd": cost, "duration_min": 3.5})

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from rftlab import contracts
 from rftlab import tracking
-from rftlab.evaluate.generate import LocalGenerator, plain_chat
+from rftlab.backends.local.generator import LocalGenerator
+from rftlab.generation import plain_chat
 
 CHARS = "abcdefghijklmnopqrstuvwxyz :\nござるですます。、?"
 
@@ -101,7 +103,7 @@ def _setup_job(tmp_path: Path, models, experiment: str, status: str = "Completed
     grader = tmp_path / "grader.json"
     grader.write_text("{}", encoding="utf-8")
     with tracking.stage_run("rft-job", run_name="job-a", experiment=experiment,
-                            tags={tracking.JOB_ID: "job-a", tracking.BACKEND: "local"},
+                            tags={contracts.JOB_ID: "job-a", contracts.BACKEND: "local"},
                             params={"hyperparameters": {"learningRate": 1e-5}}) as run:
         for step, r in enumerate([0.2, 0.3, 0.45]):
             tracking.log_metrics({"train/reward_mean": r}, step=step)
@@ -124,7 +126,7 @@ def _evaluate(tmp_path, job, out, plots, report=None):
 
 def _rows_per_step(run_id):
     """(key, step) -> how many rows the run holds (each must be 1)."""
-    client = tracking._mlflow().MlflowClient()
+    client = tracking.mlflow_api().MlflowClient()
     counts = {}
     for key in client.get_run(run_id).data.metrics:
         for m in client.get_metric_history(run_id, key):
@@ -161,7 +163,7 @@ def test_evaluate_cli_nests_an_evaluation_run_and_reevaluating_replaces_it(tmp_p
     [first] = tracking.child_runs(run_id, "evaluation")
     assert first.info.run_id in res.output
     assert first.info.status == "FINISHED" and first.data.tags["mlflow.parentRunId"] == run_id
-    assert first.data.tags[tracking.JOB_ID] == "job-a"
+    assert first.data.tags[contracts.JOB_ID] == "job-a"
     assert first.data.metrics["eval/base_mean"] == pytest.approx(metrics["eval/base_mean"])
     assert "eval/inference_cost_usd" in first.data.metrics
     assert first.data.params["samples_per_prompt"] == "2" and first.data.params["val_md5"]
@@ -176,7 +178,7 @@ def test_evaluate_cli_nests_an_evaluation_run_and_reevaluating_replaces_it(tmp_p
 
     job_run = tracking.get_run(run_id)  # never reopened: status and end time stay the job's
     assert job_run.info.status == "FINISHED" and job_run.info.end_time == job_end
-    assert job_run.data.tags[tracking.KIND] == "rft-job" and job_run.data.tags["rftlab.evaluated"] == "true"
+    assert job_run.data.tags[contracts.KIND] == "rft-job" and job_run.data.tags["rftlab.evaluated"] == "true"
     assert job_run.data.tags["rftlab.evaluation_run_id"] == first.info.run_id
     assert job_run.data.metrics["eval/uplift_pct"] == pytest.approx(metrics["eval/uplift_pct"])
     assert job_run.data.params["hyperparameters.learningRate"] == "1e-05"  # the job's own params intact
@@ -214,8 +216,8 @@ def test_evaluate_records_the_job_from_its_record_when_the_store_never_saw_it(tm
     job.write_text(json.dumps(record), encoding="utf-8")
     res = _evaluate(tmp_path, job, tmp_path / "m.json", tmp_path / "p")
     assert res.exit_code == 0, res.output
-    [restored] = [r for r in tracking.find_runs(tracking.JOB_ID, "job-from-cache")
-                  if r.data.tags[tracking.KIND] == "rft-job"]
+    [restored] = [r for r in tracking.find_runs(contracts.JOB_ID, "job-from-cache")
+                  if r.data.tags[contracts.KIND] == "rft-job"]
     assert restored.data.tags["rftlab.restored"] == "true" and restored.info.status == "FINISHED"
     assert restored.data.params["hp.batchSize"] == "4" and restored.data.params["prompts.train_md5"] == "a" * 32
     assert tracking.metric_history(restored.info.run_id, "val/reward_mean") == [(0, 0.1), (2, 0.3)]
@@ -239,7 +241,7 @@ def test_evaluate_names_the_fixing_command_for_an_old_record_without_its_run(tmp
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "dvc repro -f rft" in lines[0] and "job-old-format" in lines[0]
     assert "Traceback" not in res.output and not out.exists()
-    assert not tracking.find_runs(tracking.JOB_ID, "job-old-format")
+    assert not tracking.find_runs(contracts.JOB_ID, "job-old-format")
 
 
 def test_evaluate_refuses_another_grader_version(tmp_path, models, fake_bundle, monkeypatch):
@@ -280,5 +282,5 @@ def test_resume_run_keeps_kind_and_status_when_the_block_fails():
             tracking.log_metrics({"eval/base_mean": 0.5})
             raise RuntimeError("boom")
     got = tracking.get_run(run.info.run_id)
-    assert got.info.status == "FINISHED" and got.data.tags[tracking.KIND] == "rft-job"
+    assert got.info.status == "FINISHED" and got.data.tags[contracts.KIND] == "rft-job"
     assert got.data.metrics["eval/base_mean"] == 0.5

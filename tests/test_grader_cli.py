@@ -8,6 +8,7 @@ import pytest
 from grader_support import heldout, messages
 from typer.testing import CliRunner
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.cli import app
 from rftlab.grader import registry
@@ -33,7 +34,7 @@ def files(tmp_path_factory):
 def test_profile_command_writes_profile_and_logs_a_run(files):
     p = read_json(files / "profile.json")
     assert p["author"] == "U01CTO" and p["counts"]["target_messages"] == 60
-    runs = tracking.find_runs(tracking.KIND, "profile")
+    runs = tracking.find_runs(contracts.KIND, "profile")
     assert runs and runs[0].info.status == "FINISHED"
     assert runs[0].data.metrics["target_messages"] == 60.0
     assert runs[0].inputs.dataset_inputs  # the messages file as the run's input dataset
@@ -100,7 +101,7 @@ def test_registry_registers_once_tags_version_and_sets_alias(files):
     registry.set_alias(version, "champion")
     mv = tracking.model_version_by_alias(registry.MODEL_NAME, "champion")
     g = load_grader(files / "grader.json")
-    assert str(mv.version) == version and mv.tags[tracking.GRADER_VERSION] == g.version
+    assert str(mv.version) == version and mv.tags[contracts.GRADER_VERSION] == g.version
     model = tracking.load_pyfunc(f"models:/{registry.MODEL_NAME}@champion")
     target, background = heldout()
     out = model.predict(pd.DataFrame({"text": [target[0], background[0]]}))

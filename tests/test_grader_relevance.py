@@ -147,8 +147,8 @@ def test_the_relevance_block_is_part_of_the_version():
 
 @pytest.fixture
 def standin(monkeypatch):
-    from rftlab.rehearsal.options import StandInOptions
-    from rftlab.rehearsal.standin import StandIn
+    from rftlab.backends.bedrock.rehearsal.options import StandInOptions
+    from rftlab.backends.bedrock.rehearsal.standin import StandIn
 
     opts = StandInOptions(aws_endpoint="http://127.0.0.1:9", reply='{"score": 5, "reason": "answers it"}')
     with StandIn(opts) as s:
@@ -190,7 +190,7 @@ def test_standin_timeout_and_deadline_give_neutral_flagged_values(standin, monke
 
 
 def test_standin_throttling_is_neutral_and_the_batch_is_answered(standin, monkeypatch):
-    from rftlab.rehearsal.wire import ServiceError
+    from rftlab.backends.bedrock.rehearsal.wire import ServiceError
 
     def throttled(params):
         raise ServiceError("ThrottlingException", "Too many requests, please wait before trying again.")

@@ -3,7 +3,7 @@ trl/, and nothing that is zero by construction."""
 
 from __future__ import annotations
 
-from rftlab.jobs.local.callback import metric_names
+from rftlab.backends.local.callback import metric_names
 
 
 def test_trl_keys_map_to_stable_names_or_the_trl_prefix_and_clip_ratios_are_dropped():

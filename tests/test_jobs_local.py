@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.config import parse_params
 from local_support import build_project
@@ -31,14 +32,15 @@ def project(tmp_path_factory):
 
 
 def run(d, seed=0, **kw):
-    from rftlab.jobs.stage import run_rft
+    from rftlab.jobs import rft_stage
 
     data = yaml.safe_load((d / "params.yaml").read_text(encoding="utf-8"))
     data["rft"]["seed"] = seed
     params = parse_params(data)
-    return run_rft(params, train=str(d / "train.jsonl"), val=str(d / "val.jsonl"), grader=str(d / "grader.json"),
-                   job_out=str(d / "out/job.json"), model_out=str(d / "out/model"), metrics_out=str(d / "out/rft.json"),
-                   progress=False, **kw)
+    paths = rft_stage.Paths(train=str(d / "train.jsonl"), val=str(d / "val.jsonl"), grader=str(d / "grader.json"),
+                            job_out=str(d / "out/job.json"), model_out=str(d / "out/model"),
+                            metrics=str(d / "out/rft.json"))
+    return rft_stage.run(params, paths, progress=False, **kw)
 
 
 @pytest.fixture
@@ -61,11 +63,11 @@ def test_grpo_trains_logs_metrics_and_rerun_reuses_the_run(in_project):
     before, after = weights(d / "base"), weights(d / "out/model")
     assert any((before[k] - after[k]).abs().max() > 0 for k in before), "GRPO did not change the weights"
 
-    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    runs = tracking.find_runs(contracts.JOB_ID, state.job_id)
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     r = runs[0]
-    assert r.data.tags[tracking.KIND] == "rft-job" and r.data.tags[tracking.BACKEND] == "local"
-    assert r.data.tags[tracking.GRADER_VERSION].startswith("g-")
+    assert r.data.tags[contracts.KIND] == "rft-job" and r.data.tags[contracts.BACKEND] == "local"
+    assert r.data.tags[contracts.GRADER_VERSION].startswith("g-")
     for key in ("hp.batchSize", "hp.learningRate", "grader_version", "prompts.train_md5", "prompts.val_md5",
                 "profile_md5", "base_model", "backend"):
         assert key in r.data.params, key
@@ -73,17 +75,17 @@ def test_grpo_trains_logs_metrics_and_rerun_reuses_the_run(in_project):
                 "train/completion_length", "train/learning_rate", "val/reward_mean", "cost_usd", "duration_min"):
         assert key in r.data.metrics, key
     assert any(k.startswith("train/rewards/") and k.endswith("/mean") for k in r.data.metrics)
-    history = tracking._mlflow().MlflowClient().get_metric_history(r.info.run_id, "val/reward_mean")
+    history = tracking.mlflow_api().MlflowClient().get_metric_history(r.info.run_id, "val/reward_mean")
     assert sorted(m.step for m in history) == [0, 2, 4]
     assert r.data.metrics["cost_usd"] > 0  # hourly_usd 1.0 x wall time
 
     job = json.loads((d / "out/job.json").read_text(encoding="utf-8"))
     assert "run_id" not in job and job["status"] == "Completed" and job["prompts_digest"]["train"]  # found by job_id
-    assert job["grader_version"] == r.data.tags[tracking.GRADER_VERSION]
+    assert job["grader_version"] == r.data.tags[contracts.GRADER_VERSION]
 
     again = run(d)  # same inputs: the Completed job is reported, not retrained
     assert again.job_id == state.job_id and again.run_id == state.run_id
-    assert len(tracking.find_runs(tracking.JOB_ID, state.job_id)) == 1
+    assert len(tracking.find_runs(contracts.JOB_ID, state.job_id)) == 1
 
     from typer.testing import CliRunner
 
@@ -96,8 +98,8 @@ def test_grpo_trains_logs_metrics_and_rerun_reuses_the_run(in_project):
 
 
 def test_stop_request_ends_stopped_and_retry_resumes(in_project, monkeypatch):
-    from rftlab.jobs.local import callback as local_callback
-    from rftlab.jobs.stage import JobNotCompleted
+    from rftlab.backends.local import callback as local_callback
+    from rftlab.jobs.rft_stage import JobNotCompleted
     from rftlab.jobs.state import default_store
 
     d = in_project
@@ -118,12 +120,12 @@ def test_stop_request_ends_stopped_and_retry_resumes(in_project, monkeypatch):
     monkeypatch.setattr(local_callback.JobCallback, "on_step_end", original)
     done = run(d, seed=2, retry=True)
     assert done.status == "Completed" and done.details["result"]["steps"] == 4
-    [r] = tracking.find_runs(tracking.JOB_ID, done.job_id)
+    [r] = tracking.find_runs(contracts.JOB_ID, done.job_id)
     assert r.info.status == "FINISHED"
 
 
 def test_interrupted_job_resumes_in_the_same_run(in_project, monkeypatch):
-    from rftlab.jobs.local import callback as local_callback
+    from rftlab.backends.local import callback as local_callback
 
     d = in_project
     original = local_callback.JobCallback.on_step_end
@@ -140,15 +142,15 @@ def test_interrupted_job_resumes_in_the_same_run(in_project, monkeypatch):
 
     [state] = [s for s in default_store().all() if s.details["spec"]["seed"] == 1]
     assert state.status == "InProgress" and state.details["interrupted"]
-    [killed] = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    [killed] = tracking.find_runs(contracts.JOB_ID, state.job_id)
     assert killed.info.status == "KILLED"
 
     # a hard kill leaves the run RUNNING: simulate it, then rerun
-    tracking._mlflow().MlflowClient().update_run(killed.info.run_id, status="RUNNING")
+    tracking.mlflow_api().MlflowClient().update_run(killed.info.run_id, status="RUNNING")
     monkeypatch.setattr(local_callback.JobCallback, "on_step_end", original)
     done = run(d, seed=1)
     assert done.status == "Completed" and done.job_id == state.job_id and done.run_id == killed.info.run_id
-    runs = tracking.find_runs(tracking.JOB_ID, state.job_id)
+    runs = tracking.find_runs(contracts.JOB_ID, state.job_id)
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert done.details["result"]["steps"] == 4
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rftlab.errors import InputError
-from rftlab.jobs.local.backend import LocalBackend
+from rftlab.backends.local.backend import LocalBackend
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState, StateStore
 
@@ -108,7 +108,7 @@ def test_sigterm_is_handled_like_ctrl_c():
     import os
     import signal
 
-    from rftlab.jobs.local.backend import Interrupts
+    from rftlab.backends.local.run import Interrupts
 
     before = signal.getsignal(signal.SIGTERM)
     with Interrupts() as interrupts:

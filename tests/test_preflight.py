@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from rftlab.config import load_params
 from rftlab.errors import GateFailed
-from rftlab.evaluate.generate import Completion
+from rftlab.generation import Completion
 from rftlab.grader.bundle import load_grader, make_bundle, write_bundle
 from rftlab.grader.scoring import DEFAULT_WEIGHTS
 from rftlab.preflight.figures import Rollout, figures
-from rftlab.preflight.stage import run_preflight
+from rftlab.preflight import preflight_stage
 
 from local_support import build_project, messages
 
@@ -49,7 +49,7 @@ def project(tmp_path_factory):
 
 def run(project, grader: str, tmp_path, **kw):
     params = load_params(project / "params.yaml")
-    return run_preflight(params, train=str(project / "train.jsonl"), grader_path=str(project / grader),
+    return preflight_stage.run(params, train=str(project / "train.jsonl"), grader_path=str(project / grader),
                          metrics_path=str(tmp_path / "preflight.json"), plots_dir=str(tmp_path / "plots"),
                          track=False, **kw)
 
@@ -71,7 +71,7 @@ def test_a_flattened_grader_fails_naming_the_figure_and_the_fix(project, tmp_pat
         run(project, grader, tmp_path, generator=MixedGenerator())
     first = str(err.value).splitlines()[0]
     # a zero-weight grader ties everything; at scale 0 only the guards still tell texts apart
-    assert re.match(r"preflight failed: flat_share (1\.0000|0\.\d{4}) > threshold 0\.5: raise the sampling temperature",
+    assert re.match(r"preflight failed: flat_share (1\.0000|0\.\d{4}) >= threshold 0\.5: raise the sampling temperature",
                     first), first
     assert json.loads((tmp_path / "preflight.json").read_text())["passed"] is False  # figures kept for DVC
 
@@ -84,7 +84,7 @@ def test_cli_fails_on_a_base_model_whose_rollouts_all_tie(project, tmp_path, mon
     result = CliRunner().invoke(app, ["preflight", "--train", "train.jsonl", "--grader", "grader.json",
                                       "--metrics", str(tmp_path / "m.json"), "--prompts", "4"])
     assert result.exit_code == 1
-    assert "error: preflight failed: flat_share 1.0000 > threshold 0.5" in result.output
+    assert "error: preflight failed: flat_share 1.0000 >= threshold 0.5" in result.output
     assert "Traceback" not in result.output
 
 
@@ -92,7 +92,7 @@ def test_with_enforce_off_a_failure_is_reported_and_the_stage_goes_on(project, t
     """A smoke run on a tiny model (the rehearsal, the team tests) records the figures without stopping."""
     params = load_params(project / "params.yaml")
     params = params.model_copy(update={"preflight": params.preflight.model_copy(update={"enforce": False})})
-    m = run_preflight(params, train=str(project / "train.jsonl"), grader_path=str(project / "zero.json"),
+    m = preflight_stage.run(params, train=str(project / "train.jsonl"), grader_path=str(project / "zero.json"),
                       metrics_path=str(tmp_path / "preflight.json"), track=False, generator=MixedGenerator())
     assert m["passed"] is False and m["flat_share"] == 1.0
     assert json.loads((tmp_path / "preflight.json").read_text())["passed"] is False
@@ -106,7 +106,7 @@ def test_bedrock_rollouts_above_the_cost_cap_are_refused_before_any_call(project
     params = params.model_copy(update={"rft": rft, "preflight": params.preflight.model_copy(update={"max_usd": 0.0001})})
     gen = MixedGenerator()
     with pytest.raises(BudgetExceeded, match="preflight.max_usd"):
-        run_preflight(params, train=str(project / "train.jsonl"), grader_path=str(project / "grader.json"),
+        preflight_stage.run(params, train=str(project / "train.jsonl"), grader_path=str(project / "grader.json"),
                       generator=gen, track=False)
     assert gen.calls == 0
 

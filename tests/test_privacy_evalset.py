@@ -12,8 +12,8 @@ from rftlab.cli import app
 from rftlab.config import IngestParams, SampleParams
 from rftlab.privacy.detect import KINDS, find
 from rftlab.privacy.evalset import CONTEXTS, build, fullwidth
-from rftlab.slack.ingest import run_ingest
-from rftlab.slack.sample import write_sample
+from rftlab.slack import ingest_stage
+from rftlab.slack import sample_stage
 
 runner = CliRunner()
 # what the sample generator plants on purpose (slack/sample_text.py decorate, slack/sample.py leaks)
@@ -45,8 +45,8 @@ def test_recall_is_one_for_every_kind(seed: int) -> None:
 @pytest.fixture(scope="module")
 def sample_rows(tmp_path_factory) -> list[dict]:
     d = tmp_path_factory.mktemp("sample")
-    write_sample(d / "export.zip", SampleParams())
-    run_ingest(d / "export.zip", d / "raw.jsonl", params=IngestParams(scrub_pii=False))
+    sample_stage.run(d / "export.zip", SampleParams())
+    ingest_stage.run(d / "export.zip", d / "raw.jsonl", params=IngestParams(scrub_pii=False), track=False)
     return [json.loads(line) for line in open(d / "raw.jsonl", encoding="utf-8")]
 
 

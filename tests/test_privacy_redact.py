@@ -11,6 +11,7 @@ import yaml
 from grader_support import messages
 from typer.testing import CliRunner
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.cli import app
 from rftlab.io import write_jsonl
@@ -71,7 +72,7 @@ def test_profile_run_logs_a_redacted_diff_of_a_dirty_params_file(tmp_path, monke
     write_jsonl(repo / "messages.jsonl", messages())
     res = runner.invoke(app, ["profile", "--messages", "messages.jsonl", "--author", "U01CTO", "--out", "p.json"])
     assert res.exit_code == 0, res.output
-    run = tracking.find_runs(tracking.KIND, "profile", experiment="test-redact")[0]
+    run = tracking.find_runs(contracts.KIND, "profile", experiment="test-redact")[0]
     assert run.data.tags["rftlab.git_dirty"] == "true"
     diff = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/git/diff.patch")
     assert "postgresql://***@db.example/optuna" in diff and "AWS_SECRET_ACCESS_KEY=***" in diff

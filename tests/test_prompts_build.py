@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from rftlab import contracts
 from rftlab.cli import app
 from rftlab.config import PromptsParams
 from rftlab.prompts.build import build_prompt_set
@@ -198,7 +199,7 @@ def test_cli_build_writes_outputs_and_logs_mlflow_run(tmp_path, monkeypatch):
     from rftlab import tracking
     from rftlab.io import file_md5
 
-    (run,) = tracking.find_runs(tracking.KIND, "prompts")[:1]
+    (run,) = tracking.find_runs(contracts.KIND, "prompts")[:1]
     assert run.data.tags["prompts.train_digest"] == file_md5(train)
     assert run.data.params["prompts.val_digest"] == file_md5(val)
     assert run.data.metrics["train"] == 104

@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """The sample export with the repo's params: generated, then ingested, as the pipeline does."""
-    from rftlab.slack.ingest import run_ingest
-    from rftlab.slack.sample import write_sample
+    from rftlab.slack import ingest_stage
+    from rftlab.slack import sample_stage
 
     params = load_params(ROOT / "params.yaml")
     d = tmp_path_factory.mktemp("sample")
-    write_sample(d / "export.zip", params.sample)
-    run_ingest(d / "export.zip", d / "messages.jsonl", params=params.ingest)
+    sample_stage.run(d / "export.zip", params.sample)
+    ingest_stage.run(d / "export.zip", d / "messages.jsonl", params=params.ingest, track=False)
     messages = read_messages(d / "messages.jsonl")
     out = build_prompt_set(
         messages, params.profile.author, params.prompts,

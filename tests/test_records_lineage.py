@@ -12,6 +12,7 @@ import sys
 
 import yaml
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.io import file_md5
 
@@ -62,15 +63,15 @@ def test_restored_stages_get_a_light_run_and_logged_ones_are_linked(tmp_path, mo
     assert ingest.data.tags["rftlab.dvc.stage"] == "ingest" and ingest.data.tags["rftlab.dvc.stage_md5"]
     assert ingest.data.tags["dvc.out.data/interim/messages.jsonl"] == file_md5(d / "data/interim/messages.jsonl")
 
-    [job] = [r for r in tracking.find_runs(tracking.JOB_ID, "rft-local-0123456789ab", experiment=EXPERIMENT)
-             if r.data.tags[tracking.KIND] == "rft-job"]
+    [job] = [r for r in tracking.find_runs(contracts.JOB_ID, "rft-local-0123456789ab", experiment=EXPERIMENT)
+             if r.data.tags[contracts.KIND] == "rft-job"]
     assert job.data.tags["rftlab.restored"] == "true" and job.info.status == "FINISHED"
     assert job.data.tags["dvc.out.data/rft/job.json"] == file_md5(d / "data/rft/job.json")
     assert job.data.params["rft.seed"] == "0"
     [evaluation] = tracking.child_runs(job.info.run_id, "evaluation")
     assert evaluation.data.tags["rftlab.restored"] == "true" and evaluation.data.metrics["eval/tuned_mean"] == 0.8
 
-    before = len(tracking._mlflow().search_runs(experiment_ids=[tracking.setup(EXPERIMENT)], output_format="list"))
+    before = len(tracking.mlflow_api().search_runs(experiment_ids=[tracking.setup(EXPERIMENT)], output_format="list"))
     assert _restored(d) == ""  # every stage known: nothing printed, nothing recorded
-    after = len(tracking._mlflow().search_runs(experiment_ids=[tracking.setup(EXPERIMENT)], output_format="list"))
+    after = len(tracking.mlflow_api().search_runs(experiment_ids=[tracking.setup(EXPERIMENT)], output_format="list"))
     assert after == before

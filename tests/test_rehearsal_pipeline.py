@@ -9,6 +9,7 @@ and checks that no second job reached the stand-in.
 
 from __future__ import annotations
 
+from rftlab import contracts
 import json
 import os
 import subprocess
@@ -58,7 +59,7 @@ def test_rehearsal_end_to_end_on_a_fresh_clone(tmp_path, monkeypatch):
     """Needs the lead's Bedrock fixes in HEAD: AWS metric names -> train/val reward_mean, the inference
     profile for the base model in Converse, and the deploy stage in dvc.yaml."""
     from rftlab import tracking
-    from rftlab.rehearsal import pipeline, servers
+    from rftlab.backends.bedrock.rehearsal import pipeline, servers
 
     repo = _clone(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(repo / "src"))  # stages run the clone's code
@@ -82,11 +83,11 @@ def test_rehearsal_end_to_end_on_a_fresh_clone(tmp_path, monkeypatch):
     assert len(jobs) == 1 and jobs[0]["status"] == "Completed"
     assert again.run_id == outcome.run_id
     runs = [run for run in tracking.runs_of_kind("rft-job", experiment=pipeline.EXPERIMENT)
-            if run.data.tags.get(tracking.BACKEND) == "bedrock"]
+            if run.data.tags.get(contracts.BACKEND) == "bedrock"]
     assert len(runs) == 1 and runs[0].info.run_id == outcome.run_id
     run = runs[0]
-    assert run.data.tags[tracking.JOB_ID] == jobs[0]["jobArn"]
-    assert run.data.tags[tracking.GRADER_VERSION] == json.loads(
+    assert run.data.tags[contracts.JOB_ID] == jobs[0]["jobArn"]
+    assert run.data.tags[contracts.GRADER_VERSION] == json.loads(
         (repo / "data/grader/grader.json").read_text(encoding="utf-8"))["version"]
     assert len(tracking.metric_history(run.info.run_id, "train/reward_mean")) >= 2
     assert tracking.metric_history(run.info.run_id, "val/reward_mean")

@@ -32,7 +32,7 @@ def shape_pattern(service: str, shape: str) -> re.Pattern[str]:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    from rftlab.rehearsal import servers as srv
+    from rftlab.backends.bedrock.rehearsal import servers as srv
 
     root = tmp_path_factory.mktemp("rehearsal")
     with srv.running(workdir=root / "work", max_steps=6, prompts_per_step=3, val_prompts=4) as r:

@@ -8,7 +8,7 @@ import pytest
 
 from rftlab.config import parse_params
 from rftlab.jobs import cost
-from rftlab.jobs.bedrock.iam import documents
+from rftlab.backends.bedrock.iam import documents
 
 
 def params(judge: str, enabled: bool = True):

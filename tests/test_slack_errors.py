@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from rftlab.cli import app
 from rftlab.config import IngestParams
 from rftlab.errors import InputError
-from rftlab.slack.ingest import run_ingest
-
+from rftlab.slack import ingest_stage
 runner = CliRunner()
 BAD_JSON = b'[\n  {"type": "message",\n   "text": oops}\n]'
 GOOD = {"random/2016-05-03.json": RANDOM_DAY}
@@ -51,7 +50,7 @@ def test_bad_export(tmp_path, params_file, setup, message) -> None:  # noqa: F81
     assert not out.exists() and not rep.exists()
     assert not list((tmp_path / "out").glob("*.tmp")) if (tmp_path / "out").exists() else True
     with pytest.raises(InputError, match=re.escape(message.split(": ", 1)[1])):
-        run_ingest(src, out, params=IngestParams())
+        ingest_stage.run(src, out, params=IngestParams(), track=False)
 
 
 def test_zip_that_is_not_a_slack_export(tmp_path, params_file) -> None:  # noqa: F811

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from rftlab.cli import app
 from rftlab.config import IngestParams
-from rftlab.slack.ingest import run_ingest
-
+from rftlab.slack import ingest_stage
 runner = CliRunner()
 
 USERS = [  # older exports: no profile.display_name
@@ -124,7 +123,7 @@ def params_file(tmp_path, monkeypatch):
 def test_older_english_export(tmp_path, as_zip) -> None:
     src = make_export(tmp_path, as_zip=as_zip)
     out = tmp_path / "m.jsonl"
-    report = run_ingest(src, out, params=IngestParams(), report_path=tmp_path / "r.json")
+    report = ingest_stage.run(src, out, params=IngestParams(), report_path=tmp_path / "r.json", track=False)
     rows = read_rows(out)
     assert Counter(r["user"] for r in rows) == EXPECTED_KEPT
     text = "\n".join(r["text"] for r in rows)
@@ -154,7 +153,7 @@ def test_older_english_export(tmp_path, as_zip) -> None:
 
 def test_thread_structure(tmp_path) -> None:
     out = tmp_path / "m.jsonl"
-    run_ingest(make_export(tmp_path), out, params=IngestParams())
+    ingest_stage.run(make_export(tmp_path), out, params=IngestParams(), track=False)
     rows = {r["text"]: r for r in read_rows(out)}
     parent = rows["Who owns the deploy script?"]
     assert parent["is_reply"] is False and parent["thread_ts"] == ts(7) and parent["parent_user"] is None
@@ -178,7 +177,7 @@ def test_thread_structure(tmp_path) -> None:
 )
 def test_filters(tmp_path, filters, users) -> None:
     out = tmp_path / "m.jsonl"
-    run_ingest(make_export(tmp_path), out, params=IngestParams(**filters))
+    ingest_stage.run(make_export(tmp_path), out, params=IngestParams(**filters), track=False)
     assert Counter(r["user"] for r in read_rows(out)) == users
 
 
@@ -186,9 +185,9 @@ def test_pii_and_code_blocks_follow_params(tmp_path) -> None:
     days = {"general/2020-01-01.json": [msg(1, "U1", "a@b.example ```rm -rf /``` done")]}
     src = make_export(tmp_path, days=days)
     out = tmp_path / "m.jsonl"
-    run_ingest(src, out, params=IngestParams(scrub_pii=False, drop_code_blocks=False))
+    ingest_stage.run(src, out, params=IngestParams(scrub_pii=False, drop_code_blocks=False), track=False)
     assert read_rows(out)[0]["text"] == "a@b.example ```rm -rf /``` done"
-    run_ingest(src, out, params=IngestParams())
+    ingest_stage.run(src, out, params=IngestParams(), track=False)
     assert read_rows(out)[0]["text"] == "<EMAIL> done"
 
 
@@ -223,5 +222,5 @@ def test_rezipped_export_with_top_folder(tmp_path) -> None:
         for p in sorted(folder.rglob("*.json")):
             zf.write(p, f"My Workspace Slack export/{p.relative_to(folder).as_posix()}")
     out = tmp_path / "m.jsonl"
-    run_ingest(z, out, params=IngestParams())
+    ingest_stage.run(z, out, params=IngestParams(), track=False)
     assert Counter(r["user"] for r in read_rows(out)) == EXPECTED_KEPT

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from rftlab.cli import app
 from rftlab.config import IngestParams, SampleParams
-from rftlab.slack.ingest import run_ingest
-from rftlab.slack.sample import TARGET, write_sample
+from rftlab.slack import ingest_stage
+from rftlab.slack import sample_stage
+from rftlab.slack.sample import TARGET
 
 runner = CliRunner()
 
@@ -22,9 +23,9 @@ runner = CliRunner()
 def sample(tmp_path_factory):
     d = tmp_path_factory.mktemp("sample")
     zip_path = d / "slack-export.zip"
-    stats = write_sample(zip_path, SampleParams())
+    stats = sample_stage.run(zip_path, SampleParams())
     out = d / "messages.jsonl"
-    report = run_ingest(zip_path, out, params=IngestParams())
+    report = ingest_stage.run(zip_path, out, params=IngestParams(), track=False)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     return zip_path, stats, report, rows
 
@@ -32,13 +33,13 @@ def sample(tmp_path_factory):
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, sample) -> None:
     zip_path = sample[0]
     small = SampleParams(messages=300, days=30)
-    write_sample(tmp_path / "a.zip", small)
-    write_sample(tmp_path / "b.zip", small)
-    write_sample(tmp_path / "c.zip", small.model_copy(update={"seed": 8}))
+    sample_stage.run(tmp_path / "a.zip", small)
+    sample_stage.run(tmp_path / "b.zip", small)
+    sample_stage.run(tmp_path / "c.zip", small.model_copy(update={"seed": 8}))
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     assert (tmp_path / "a.zip").read_bytes() != (tmp_path / "c.zip").read_bytes()
     again = tmp_path / "again.zip"
-    write_sample(again, SampleParams())
+    sample_stage.run(again, SampleParams())
     assert again.read_bytes() == zip_path.read_bytes()
 
 

@@ -10,6 +10,7 @@ import types
 
 import pytest
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.tracking.project import PIPELINE_KINDS
 from team_support import clone, create_database, drop_database, dvc, git, mlflow_server
@@ -66,7 +67,7 @@ def test_every_stage_run_reaches_the_server_finished_with_metrics_and_artifacts(
     for run in (job, check, calibration):  # served artifacts: mlflow-artifacts:/ in the run, files on the server side
         assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
         listed = client.list_artifacts(run.info.run_id)
-        assert listed, run.data.tags[tracking.KIND]
+        assert listed, run.data.tags[contracts.KIND]
         name = next(a.path for a in listed if not a.is_dir) if any(not a.is_dir for a in listed) else None
         if name:
             got = tracking.download_artifact(run.info.run_id, name, on_server.tmp / "dl" / run.info.run_id)
@@ -78,7 +79,7 @@ def test_every_stage_run_reaches_the_server_finished_with_metrics_and_artifacts(
 def test_the_registered_grader_and_its_champion_alias_live_on_the_server(on_server):
     grader = json.loads((on_server.repo / "data/grader/grader.json").read_text(encoding="utf-8"))
     champion = tracking.model_version_by_alias("rftlab-grader", "champion")
-    assert champion is not None and champion.tags[tracking.GRADER_VERSION] == grader["version"]
+    assert champion is not None and champion.tags[contracts.GRADER_VERSION] == grader["version"]
     model = tracking.load_pyfunc("models:/rftlab-grader@champion")
     assert model is not None
 

@@ -7,6 +7,7 @@ import os
 import mlflow
 import pytest
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.io import file_md5
 
@@ -23,7 +24,7 @@ def test_stage_run_records_kind_git_and_deps(tmp_path):
         digest = tracking.log_input_file(dep, name="messages")
     got = _run(run.info.run_id)
     assert got.info.status == "FINISHED"
-    assert got.data.tags[tracking.KIND] == "ingest"
+    assert got.data.tags[contracts.KIND] == "ingest"
     assert got.data.tags["dvc.dep.input"] == file_md5(dep) == digest
     assert got.data.params["a.b"] == "1"
     assert got.data.metrics["kept"] == 3
@@ -66,13 +67,13 @@ def test_under_mlflow_run_stages_become_children(monkeypatch):
 
 def test_find_runs_and_close_orphans():
     tracking.setup()
-    run = mlflow.start_run(tags={tracking.JOB_ID: "job-orphan-1"})
+    run = mlflow.start_run(tags={contracts.JOB_ID: "job-orphan-1"})
     # Simulate a killed process: the run stays RUNNING in the store.
     mlflow.end_run(status="RUNNING")
-    assert [r.info.run_id for r in tracking.find_runs(tracking.JOB_ID, "job-orphan-1")] == [run.info.run_id]
-    assert tracking.close_orphans(tracking.JOB_ID, "job-orphan-1") == 1
+    assert [r.info.run_id for r in tracking.find_runs(contracts.JOB_ID, "job-orphan-1")] == [run.info.run_id]
+    assert tracking.close_orphans(contracts.JOB_ID, "job-orphan-1") == 1
     assert _run(run.info.run_id).info.status == "KILLED"
-    assert tracking.close_orphans(tracking.JOB_ID, "job-orphan-1") == 0
+    assert tracking.close_orphans(contracts.JOB_ID, "job-orphan-1") == 0
 
 
 def test_tracking_uri_defaults_to_project_sqlite(monkeypatch, tmp_path):
@@ -97,11 +98,11 @@ def test_a_stage_run_leaves_no_experiment_id_for_the_processes_it_starts(monkeyp
 def test_a_jobs_evaluation_shares_its_job_id_but_the_job_run_is_found_by_kind():
     """A rerun that finds a remote job again looks its run up by job id: the newest run with that
     tag is the evaluation nested under it, so the lookup names the kind."""
-    with tracking.stage_run("rft-job", tags={tracking.JOB_ID: "job-kind-1"}) as job:
+    with tracking.stage_run("rft-job", tags={contracts.JOB_ID: "job-kind-1"}) as job:
         pass
-    with tracking.stage_run("evaluation", tags={tracking.JOB_ID: "job-kind-1"}):
+    with tracking.stage_run("evaluation", tags={contracts.JOB_ID: "job-kind-1"}):
         pass
-    assert sorted(r.data.tags[tracking.KIND] for r in tracking.find_runs(tracking.JOB_ID, "job-kind-1")) == [
+    assert sorted(r.data.tags[contracts.KIND] for r in tracking.find_runs(contracts.JOB_ID, "job-kind-1")) == [
         "evaluation", "rft-job"]
-    (found,) = tracking.find_runs(tracking.JOB_ID, "job-kind-1", kind="rft-job")
+    (found,) = tracking.find_runs(contracts.JOB_ID, "job-kind-1", kind="rft-job")
     assert found.info.run_id == job.info.run_id

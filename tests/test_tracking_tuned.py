@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rftlab import tracking
+from rftlab import contracts
+from rftlab import plugins, tracking
 from rftlab.tracking import tuned
 
 
@@ -21,8 +22,8 @@ def store(tmp_path, monkeypatch):
 @pytest.fixture
 def model_dir(tmp_path):
     """A tiny untrained causal LM with the project's tokenizer and chat template."""
-    from rftlab.jobs.local.base_model import build_model
-    from rftlab.jobs.local.chat import train_tokenizer
+    from rftlab.backends.local.base_model import build_model
+    from rftlab.backends.local.chat import train_tokenizer
 
     texts = ["デプロイの確認でござる。", "テストです。", "ログを見たよ。"] * 20
     tok = train_tokenizer(texts, 200)
@@ -34,7 +35,7 @@ def model_dir(tmp_path):
 
 
 def _job_run(job_id: str) -> str:
-    with tracking.stage_run("rft-job", run_name=job_id, tags={tracking.JOB_ID: job_id}) as run:
+    with tracking.stage_run("rft-job", run_name=job_id, tags={contracts.JOB_ID: job_id}) as run:
         return run.info.run_id
 
 
@@ -59,9 +60,9 @@ def test_a_local_job_becomes_a_registered_model_that_replies(store, model_dir):
 
 def test_a_bedrock_job_carries_its_arns_and_best_follows_the_highest_uplift(store):
     arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-2-lite-v1:0:256k/abc"
-    first = tuned.log_tuned_model({"job_id": "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/j1",
-                                   "backend": "bedrock", "model_id": arn, "base_model": "amazon.nova-2-lite-v1:0:256k",
-                                   "grader_version": "g-2"}, run_id=_job_run("j1"))
+    record = {"job_id": "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/j1", "backend": "bedrock",
+              "model_id": arn, "base_model": "amazon.nova-2-lite-v1:0:256k", "grader_version": "g-2"}
+    first = tuned.log_tuned_model(record, run_id=_job_run("j1"), tags=plugins.backend("bedrock").model_tags(record))
     assert first.tags["rftlab.custom_model_arn"] == arn
     deployment = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/dep1"
     tuned.record_deployment(first.tags["rftlab.job_id"], deployment)

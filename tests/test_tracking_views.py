@@ -9,6 +9,7 @@ import json
 import mlflow
 import pytest
 
+from rftlab import contracts
 from rftlab import tracking
 from rftlab.evaluate.compare import compare
 from rftlab.tracking import views
@@ -42,7 +43,7 @@ def jobs():
         with tracking.stage_run("rft-job", run_name=f"lr {lr}", experiment=EXP,
                                 params={"hp": {"learningRate": lr, "batchSize": 4, "evalInterval": 10},
                                         "backend": "local"},
-                                tags={tracking.JOB_ID: f"rft-local-{lr}", tracking.GRADER_VERSION: "g-1"}):
+                                tags={contracts.JOB_ID: f"rft-local-{lr}", contracts.GRADER_VERSION: "g-1"}):
             for step, reward in enumerate((0.3, 0.5, 0.7)):
                 tracking.log_metrics({"train/reward_mean": reward}, step=step)
             tracking.log_metrics({"eval/uplift_pct": uplift, "eval/win_rate": 0.9, "cost_usd": cost})

@@ -1,4 +1,5 @@
-"""The `rftlab` command. Thin: each concern registers its own commands from `<concern>/commands.py`.
+"""The `rftlab` command. Thin: each concern registers its own commands from `<concern>/commands.py`,
+each backend plugin its own (rftlab.plugins).
 
 Command modules import only typer and the standard library at import time, so
 `rftlab --help` stays fast; heavy libraries load inside the command that needs them.
@@ -11,6 +12,8 @@ import logging
 import sys
 
 import typer
+
+from rftlab import plugins
 
 app = typer.Typer(
     name="rftlab",
@@ -27,9 +30,7 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(job_app, name="job")
 
 GROUPS = {"app": app, "grader": grader_app, "prompts": prompts_app, "job": job_app}
-CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "jobs", "evaluate", "search")
-CONCERNS += ("rehearsal",)  # `rftlab rehearse`: the Bedrock path against local stand-ins
-CONCERNS += ("preflight",)  # `rftlab preflight`: base-model rollouts scored before any job
+CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "preflight", "jobs", "evaluate", "search")
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -62,6 +63,8 @@ for _concern in CONCERNS:
             raise
         continue
     _mod.register(GROUPS)
+for _plugin in plugins.plugins().values():  # each backend's own commands (rftlab.plugins)
+    _plugin.register_commands(GROUPS)
 
 
 def _plain_help(typer_app: typer.Typer) -> None:

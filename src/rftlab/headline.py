@@ -14,6 +14,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from rftlab import contracts
+
 # stage -> (name in the headline file, dotted path in the stage's full metrics)
 HEADLINE: dict[str, tuple[tuple[str, str], ...]] = {
     "ingest": (("messages_kept", "messages_kept"), ("messages_dropped", "messages_dropped"),
@@ -30,9 +32,9 @@ HEADLINE: dict[str, tuple[tuple[str, str], ...]] = {
                   ("reward_mean", "reward_mean"), ("done_share", "done_share")),
     "rft": (("val_reward_base", "val_reward_base"), ("val_reward_final", "val_reward_final"),
             ("val_uplift_pct", "val_uplift_pct"), ("train_reward_last", "train_reward_last"), ("steps", "steps")),
-    "evaluate": (("base_mean", "eval/base_mean"), ("tuned_mean", "eval/tuned_mean"), ("uplift_pct", "eval/uplift_pct"),
+    "evaluate": (("base_mean", contracts.EVAL_BASE_MEAN), ("tuned_mean", contracts.EVAL_TUNED_MEAN), ("uplift_pct", contracts.EVAL_UPLIFT_PCT),
                  ("uplift_ci_low", "eval/uplift_ci_low"), ("uplift_ci_high", "eval/uplift_ci_high"),
-                 ("win_rate", "eval/win_rate"), ("prompts", "eval/prompts")),
+                 ("win_rate", contracts.EVAL_WIN_RATE), ("prompts", "eval/prompts")),
 }
 
 

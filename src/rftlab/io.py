@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -130,3 +131,54 @@ def path_md5(path: str | os.PathLike) -> str:
     for p in sorted(q for q in path.rglob("*") if q.is_file()):
         h.update(f"{p.relative_to(path).as_posix()}\0{file_md5(p)}\n".encode())
     return h.hexdigest() + ".dir"
+
+
+class atomic_dir:
+    """Write a folder beside `path`, then swap it in; a failed run leaves the old one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, *_: Any) -> None:
+        if exc_type is None:
+            old = self.path.with_name(f".{self.path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.path.exists():
+                self.path.rename(old)
+            self.tmp.rename(self.path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+PROJECT_MARKERS = ("params.yaml", "dvc.yaml")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder upward holding params.yaml or dvc.yaml (else the cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if any((d / marker).exists() for marker in PROJECT_MARKERS):
+            return d
+    return here
+
+
+def relative_to_project(path: str | os.PathLike | None) -> str | None:
+    """A path as records keep it: relative to the project when inside it (never this machine's layout)."""
+    if path is None:
+        return None
+    p, root = Path(path), project_root()
+    if p.is_absolute() and p.resolve().is_relative_to(root):
+        return p.resolve().relative_to(root).as_posix()
+    return p.as_posix()
+
+
+def project_path(path: str | os.PathLike) -> Path:
+    """A recorded path back on this machine: as given when it exists or is absolute, else under the project."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else project_root() / p

@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
+
 log = logging.getLogger(__name__)
 
 ALIAS = "champion"
@@ -74,8 +76,8 @@ def register_candidate(out: Path, bundle: dict, objective: Any, best: Any, diges
     name = model_name()
     version = str(registry.register_grader(out, model_name=name))
     tags = {DIGEST: digest, CV_AUC: round(best.mean_auc, 6), OBJECTIVE: round(best.value, 6),
-            WEIGHTS: json.dumps(bundle.get("weights", {}), sort_keys=True), tracking.GRADER_VERSION: bundle["version"]}
-    known = tracking.find_model_versions(name, tracking.GRADER_VERSION, bundle["version"])
+            WEIGHTS: json.dumps(bundle.get("weights", {}), sort_keys=True), contracts.GRADER_VERSION: bundle["version"]}
+    known = tracking.find_model_versions(name, contracts.GRADER_VERSION, bundle["version"])
     if not any(GATE in dict(v.tags) for v in known):  # the same bundle again keeps its verdict
         tags[GATE] = "pending"
     tracking.set_model_version_tags(name, version, tags)
@@ -97,7 +99,7 @@ def after_gate(grader_path: str | os.PathLike, grader_version: str, passed: bool
     if not is_pipeline_bundle(grader_path):
         return None
     name = model_name()
-    found = tracking.find_model_versions(name, tracking.GRADER_VERSION, grader_version)
+    found = tracking.find_model_versions(name, contracts.GRADER_VERSION, grader_version)
     if not found:
         log.info("grader %s is not registered (calibrate registers the pipeline bundle)", grader_version)
         return None

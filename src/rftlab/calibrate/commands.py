@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,12 +14,12 @@ def calibrate_cmd(
     author: str = typer.Option(..., "--author", "-a", help="Target user id; every other user is background."),
     profile: Path = typer.Option(..., "--profile", "-p", help="style_profile.json built on all messages (goes into the bundle)."),
     out: Path = typer.Option(..., "--out", "-o", help="Grader bundle to write (profile + best weights + version)."),
-    trials: Optional[int] = typer.Option(None, "--trials", "-n", help="Completed trials the study should hold (default: params calibrate.trials). A rerun continues the study and only runs the missing ones."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the folds and the TPE sampler (default: params calibrate.seed)."),
-    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: params calibrate.storage, else sqlite optuna.db beside --out)."),
-    metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write the summary (best AUC, trials) here, e.g. metrics/calibrate.json."),
-    plots: Optional[Path] = typer.Option(None, "--plots", help="Folder for Optuna's history/importance PNGs (default: plots/ beside --out)."),
-    headline: Optional[Path] = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
+    trials: int | None = typer.Option(None, "--trials", "-n", help="Completed trials the study should hold (default: params calibrate.trials). A rerun continues the study and only runs the missing ones."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the folds and the TPE sampler (default: params calibrate.seed)."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default: params calibrate.storage, else sqlite optuna.db beside --out)."),
+    metrics: Path | None = typer.Option(None, "--metrics", help="Write the summary (best AUC, trials) here, e.g. metrics/calibrate.json."),
+    plots: Path | None = typer.Option(None, "--plots", help="Folder for Optuna's history/importance PNGs (default: plots/ beside --out)."),
+    headline: Path | None = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register the bundle as a grader version (alias champion when it wins) (also needs params tracking.register_models)."),
 ) -> None:
     """Search the grader's weights with Optuna to separate --author from everyone else on
@@ -30,7 +29,7 @@ def calibrate_cmd(
     The study persists (sqlite beside --out, or calibrate.storage): rerunning continues it.
     Every trial is an MLflow child run of one `calibration` run.
     """
-    from rftlab.calibrate.search import calibrate
+    from rftlab.calibrate import calibrate_stage
     from rftlab.config import load_params
     from rftlab.privacy.audit import require_clean
 
@@ -38,7 +37,7 @@ def calibrate_cmd(
     p = params.calibrate
     # the profile is the bundle's only text: a failing one is refused before any bundle is written or registered
     require_clean(profile, "calibrate a grader bundle from it")
-    summary = calibrate(
+    summary = calibrate_stage.run(
         messages, author, profile, out,
         trials=trials if trials is not None else p.trials,
         seed=seed if seed is not None else p.seed,
@@ -48,6 +47,7 @@ def calibrate_cmd(
         gaming_penalty=p.gaming_penalty,
         background_per_fold=p.background_per_fold,
         metrics_path=metrics,
+        headline=headline,
         plots_dir=plots,
         register=register and params.tracking.register_models,
     )
@@ -56,10 +56,6 @@ def calibrate_cmd(
         f"trial {summary['best_trial']}, {summary['trials']} trials in study '{summary['study']}' "
         f"-> {out} ({summary['grader_version']})"
     )
-    if headline:
-        from rftlab.headline import write_headline
-
-        write_headline(headline, "calibrate", summary)
     reg = summary.get("registry")
     if reg:
         typer.echo(f"registered grader version {reg.get('version')}: {reg.get('decision')}")
@@ -68,31 +64,21 @@ def calibrate_cmd(
 def check_cmd(
     grader: Path = typer.Option(..., "--grader", "-g", help="Grader bundle (or bare profile) to test."),
     messages: Path = typer.Option(..., "--messages", "-m", help="Messages JSONL: held-out folds are drawn from it."),
-    author: Optional[str] = typer.Option(None, "--author", "-a", help="Target user id (default: the profile's author)."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Prompt JSONL with reference_answer: check references score in the top decile."),
-    metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write the metrics JSON here, e.g. metrics/check.json."),
-    plots: Optional[Path] = typer.Option(None, "--plots", help="Folder for DVC plot data (roc.json, scores.json) and check.png."),
-    headline: Optional[Path] = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
+    author: str | None = typer.Option(None, "--author", "-a", help="Target user id (default: the profile's author)."),
+    prompts: Path | None = typer.Option(None, "--prompts", help="Prompt JSONL with reference_answer: check references score in the top decile."),
+    metrics: Path | None = typer.Option(None, "--metrics", help="Write the metrics JSON here, e.g. metrics/check.json."),
+    plots: Path | None = typer.Option(None, "--plots", help="Folder for DVC plot data (roc.json, scores.json) and check.png."),
+    headline: Path | None = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
 ) -> None:
     """Self-test gate before any RFT job: held-out AUC, target vs background score
     histograms, ROC curve, gaming attempts vs the target's median, score spread within a
     group, and (with --prompts) references in the top decile. Thresholds come from params
     `check`; any failed check exits 1 naming the check, its value and its threshold.
     """
-    from rftlab.calibrate.check import grader_check
-    from rftlab.config import load_params
+    from rftlab.calibrate import check_stage
 
-    c = load_params().check
-    result = grader_check(
-        grader, messages, author=author, prompts_path=prompts,
-        min_auc=c.min_auc, max_gaming_quantile=c.max_gaming_quantile,
-        min_group_spread=c.min_group_spread, min_reference_top_decile=c.min_reference_top_decile,
-        folds=c.folds, seed=c.seed, metrics_path=metrics, plots_dir=plots, attack=c.attack.model_dump(),
-    )
-    if headline:
-        from rftlab.headline import write_headline
-
-        write_headline(headline, "check", result)
+    result = check_stage.run(grader, messages, author=author, prompts_path=prompts, metrics_path=metrics,
+                             headline=headline, plots_dir=plots)
     typer.echo(result["report"])
 
 

@@ -16,6 +16,8 @@ import queue
 import threading
 from typing import Any
 
+from rftlab import contracts
+
 log = logging.getLogger(__name__)
 
 PENDING = 2  # finished trials a worker may hold unstored: bounds what two workers overshoot the target by
@@ -92,7 +94,7 @@ class Recorder:
 
     def _log(self, trial: Any, number: int) -> None:
         from rftlab import tracking
-        from rftlab.calibrate.search import weights_from_params
+        from rftlab.calibrate.weight_search import weights_from_params
 
         ev = trial.user_attrs.get("eval", {})
         metrics = {"auc": ev.get("mean_auc"), "objective": trial.value, "penalty": ev.get("penalty"),
@@ -102,11 +104,11 @@ class Recorder:
             if self.parent_run is None:
                 self.parent_run = tracking.get_run(self.parent)
             tracking.log_child_run(
-                self.parent, "calibration-trial", run_name=f"trial-{number}", parent=self.parent_run,
+                self.parent, contracts.CALIBRATION_TRIAL, run_name=f"trial-{number}", parent=self.parent_run,
                 params={"weights": trial.user_attrs.get("weights") or weights_from_params(trial.params, self.space)},
                 metrics=metrics,
                 tags={"optuna.trial_number": number, "optuna.state": trial.state.name,
-                      "rftlab.study": self.study.study_name, "rftlab.worker": self.worker},
+                      contracts.STUDY: self.study.study_name, "rftlab.worker": self.worker},
                 status="FINISHED" if trial.state.name == "COMPLETE" else "FAILED",
             )
         except Exception as exc:  # tracking must never kill the search

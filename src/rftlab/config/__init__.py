@@ -7,41 +7,36 @@ is not false, `min_chars: true` is not 1); only dates and paths are read from st
 YAML and DVC's `-S` write them. A key given twice in one mapping is an error naming both lines.
 
 The sections live by concern: base.py (the strict Section), stages.py (data stages, relevance,
-preflight, evaluation), rft.py (backends and hyperparameters), search.py, params.py (the whole
+preflight, evaluation), rft.py (the backend, prices; each backend's own section comes from its plugin), search.py, params.py (the whole
 file, its errors and loading).
 """
 
 from rftlab.config.base import PARAMS_FILE, Section, YamlDate, YamlPath
-from rftlab.config.params import Params, load_params, params_path, parse_params, project_root
-from rftlab.config.rft import (
-    HyperParameters,
-    LocalHyperParameters,
-    BedrockHyperParameters,
-    LoraParams,
-    LocalBackendParams,
-    InvocationLogsParams,
-    OpenAIHyperParameters,
-    OpenAIBackendParams,
-    BedrockBackendParams,
-    PriceParams,
-    RftParams,
+from rftlab.config.params import (
+    Params,
+    load_params,
+    params_model,
+    params_path,
+    parse_params,
+    project_root,
 )
+from rftlab.config.rft import HyperParameters, PriceParams, RftParams, rft_model
 from rftlab.config.search import SearchDimension, SearchParams
 from rftlab.config.stages import (
-    TrackingParams,
-    SampleParams,
-    IngestParams,
-    ProfileParams,
-    CalibrateParams,
     AttackParams,
-    CheckParams,
-    RelevanceParams,
-    PreflightParams,
     AugmentParams,
-    PromptsParams,
     BaseModelParams,
-    JudgeParams,
+    CalibrateParams,
+    CheckParams,
     EvaluateParams,
+    IngestParams,
+    JudgeParams,
+    PreflightParams,
+    ProfileParams,
+    PromptsParams,
+    RelevanceParams,
+    SampleParams,
+    TrackingParams,
 )
 
 __all__ = [
@@ -53,18 +48,13 @@ __all__ = [
     "load_params",
     "params_path",
     "parse_params",
+    "params_model",
+    "params_mapping",
     "project_root",
     "HyperParameters",
-    "LocalHyperParameters",
-    "BedrockHyperParameters",
-    "LoraParams",
-    "LocalBackendParams",
-    "InvocationLogsParams",
-    "OpenAIHyperParameters",
-    "OpenAIBackendParams",
-    "BedrockBackendParams",
     "PriceParams",
     "RftParams",
+    "rft_model",
     "SearchDimension",
     "SearchParams",
     "TrackingParams",

@@ -8,16 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, create_model, model_validator
 
+from rftlab import plugins
 from rftlab.config.base import PARAMS_FILE, Section
-from rftlab.config.rft import RftParams
+from rftlab.config.rft import RftParams, rft_model
 from rftlab.config.search import SearchParams
 from rftlab.config.stages import (
-    BaseModelParams, CalibrateParams, CheckParams, EvaluateParams, IngestParams, PreflightParams, ProfileParams,
-    PromptsParams, RelevanceParams, SampleParams, TrackingParams,
+    BaseModelParams,
+    CalibrateParams,
+    CheckParams,
+    EvaluateParams,
+    IngestParams,
+    PreflightParams,
+    ProfileParams,
+    PromptsParams,
+    RelevanceParams,
+    SampleParams,
+    TrackingParams,
 )
 from rftlab.errors import ConfigError
+from rftlab.io import project_root
 from rftlab.strict_yaml import load_yaml
 
 
@@ -30,28 +41,37 @@ class Params(Section):
     check: CheckParams = CheckParams()
     prompts: PromptsParams = PromptsParams()
     base_model: BaseModelParams = BaseModelParams()
-    rft: RftParams = RftParams()
+    rft: RftParams = Field(default_factory=lambda: rft_model()())
     relevance: RelevanceParams = RelevanceParams()
     preflight: PreflightParams = PreflightParams()
     evaluate: EvaluateParams = EvaluateParams()
     search: SearchParams = SearchParams()
 
     @model_validator(mode="after")
-    def _search_space_within_bedrock_ranges(self) -> Params:
-        """A Bedrock search may only propose values botocore's service model allows."""
-        from rftlab.jobs.hyperparams import range_problem
-
-        if (self.search.backend or self.rft.backend) != "bedrock":
+    def _search_space_fits_the_backend(self) -> Params:
+        """Searched names are the backend's hyperparameters, within what its API allows."""
+        name = self.search.backend or self.rft.backend
+        try:
+            plugin = plugins.backend(name, key="search.backend" if self.search.backend else "rft.backend")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if not plugin.searchable:
+            if self.search.backend:  # rft.backend's may be unsearchable: `rftlab search` says so when run
+                raise ValueError(f"search.backend: {name} jobs cannot be searched ({plugin.summary})")
             return self
-        bad = []
-        for name, dim in self.search.space.items():
-            for key, value in (("low", dim.low), ("high", dim.high)) if dim.choices is None else (
-                    (f"choices[{i}]", v) for i, v in enumerate(dim.choices)):
-                if value is not None and (problem := range_problem(name, value)):
-                    bad.append(f"search.space.{name}.{key}: {problem}")
+        known = set(type(self.rft.section(name).hyperparameters).model_fields)
+        bad = [f"search.space.{k}: not a hyperparameter of the {name} backend (known: {', '.join(sorted(known))})"
+               for k in sorted(set(self.search.space) - known)]
+        bad += plugin.search_space_problems(self.search.space)
         if bad:
             raise ValueError("; ".join(bad))
         return self
+
+
+@lru_cache(maxsize=1)
+def params_model() -> type[Params]:
+    """Params whose `rft` section carries a sub-section per registered backend (config/rft.py)."""
+    return create_model("Params", __base__=Params, rft=(rft_model(), Field(default_factory=lambda: rft_model()())))
 
 
 _EXPECTED = {
@@ -100,19 +120,12 @@ def parse_params(data: Any, source: str = PARAMS_FILE) -> Params:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of sections at the top level")
     try:
-        return Params.model_validate(data)
+        return params_model().model_validate(data)
     except ValidationError as exc:
         lines = [_format_error(e) for e in exc.errors()]
         raise ConfigError(f"{source}: " + "; ".join(lines)) from None
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder upward holding params.yaml or dvc.yaml (else the cwd)."""
-    here = (start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / PARAMS_FILE).exists() or (d / "dvc.yaml").exists():
-            return d
-    return here
+    except ConfigError as exc:  # a validator's own one-line error (a moved or renamed key)
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def params_path() -> Path:
@@ -135,5 +148,18 @@ def load_params(path: str | os.PathLike | None = None) -> Params:
     if not p.exists():
         if path:
             raise ConfigError(f"{p}: params file not found")
-        return Params()
+        return params_model()()
     return _load(str(p.resolve()), p.stat().st_mtime)
+
+
+def params_mapping(text: str | None = None, source: str = PARAMS_FILE) -> dict[str, Any]:
+    """params.yaml as a plain mapping, unvalidated (the project's file, or `text`, e.g. a committed
+    revision's): for comparing two revisions key by key. {} when there is no file or it is not YAML."""
+    try:
+        if text is None:
+            path = params_path()
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+        data = load_yaml(text, source)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from rftlab import contracts
 from rftlab.errors import cli_errors
 
 
@@ -26,45 +27,21 @@ def evaluate_cmd(
     Settings come from params.yaml `evaluate` (samples_per_prompt, temperature, max_tokens, max_prompts, seed, bootstrap, judge); costs from `rft.prices`. The job must be Completed and its grader bundle must still have the version the job trained against. Prints the headline metrics; details in docs/evaluation.md.
     """
     from rftlab.config import load_params
-    from rftlab.evaluate.run import evaluate
+    from rftlab.evaluate import evaluate_stage
 
-    result = evaluate(load_params(), job_path=job, deployment_path=deployment, val_path=val, metrics_path=out, plots_dir=plots,
-                      report_path=report)
-    if headline:
-        from rftlab.headline import write_headline
-
-        write_headline(headline, "evaluate", result)
-    _after_evaluation(result)
-    for key in ("eval/base_mean", "eval/tuned_mean", "eval/uplift_pct", "eval/uplift_ci_low",
-                "eval/uplift_ci_high", "eval/win_rate", "eval/tokens_total", "eval/inference_cost_usd"):
+    paths = evaluate_stage.Paths(job=job, deployment=deployment, val=val, metrics=out, plots=plots, report=report,
+                                 headline=headline)
+    result = evaluate_stage.run(load_params(), paths)
+    for key in (contracts.EVAL_BASE_MEAN, contracts.EVAL_TUNED_MEAN, contracts.EVAL_UPLIFT_PCT, "eval/uplift_ci_low",
+                "eval/uplift_ci_high", contracts.EVAL_WIN_RATE, "eval/tokens_total", "eval/inference_cost_usd"):
         value = result.get(key)
         typer.echo(f"{key:<24} {'-' if value is None else f'{value:.4g}'}")
     typer.echo(f"logged into MLflow run {result['run_id']} (job {result['job_id']}); metrics in {out}"
                + (f", report {report}" if report else ""))
 
 
-def _after_evaluation(result: dict) -> None:
-    """The tuned model's version gets the evaluation (alias `best` follows the uplift); the job view
-    and the comparison report in MLflow are brought up to date. Display only: never fails the stage."""
-    import logging
-
-    from rftlab.tracking import tuned, views
-
-    try:
-        tuned.record_evaluation(result["job_id"], result)
-    except Exception as exc:
-        logging.getLogger(__name__).warning("tuned model version not tagged with the evaluation: %s", exc)
-    views.refresh()
-    try:
-        from rftlab.evaluate.compare import compare
-
-        compare(log=True)
-    except Exception as exc:
-        logging.getLogger(__name__).warning("comparison report not refreshed in MLflow: %s", exc)
-
-
 def compare_cmd(
-    sort: str = typer.Option("eval/uplift_pct", "--sort", help="Metric, column or param to sort by (descending)."),
+    sort: str = typer.Option(contracts.EVAL_UPLIFT_PCT, "--sort", help="Metric, column or param to sort by (descending)."),
     ascending: bool = typer.Option(False, "--ascending", help="Sort ascending instead."),
     report: Path | None = typer.Option(None, "--report", help="Also write a report: .md (Markdown) or .html, plots beside it."),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment (default: params tracking.experiment)."),

@@ -15,17 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.errors import InputError
 
 EVAL_METRICS = (
-    "eval/base_mean", "eval/tuned_mean", "eval/uplift_pct", "eval/uplift_ci_low", "eval/uplift_ci_high",
-    "eval/win_rate", "eval/inference_cost_usd",
+    contracts.EVAL_BASE_MEAN, contracts.EVAL_TUNED_MEAN, contracts.EVAL_UPLIFT_PCT, "eval/uplift_ci_low", "eval/uplift_ci_high",
+    contracts.EVAL_WIN_RATE, "eval/inference_cost_usd",
 )
-EVAL_COLUMNS = ("eval/base_mean", "eval/tuned_mean", "eval/uplift_pct", "eval/uplift_ci95", "eval/win_rate",
+EVAL_COLUMNS = (contracts.EVAL_BASE_MEAN, contracts.EVAL_TUNED_MEAN, contracts.EVAL_UPLIFT_PCT, "eval/uplift_ci95", contracts.EVAL_WIN_RATE,
                 "eval/inference_cost_usd")
 FIXED = ("job", "backend", "status", "grader_version", "prompts_digest")
-COST = ("duration_min", "cost_usd")
+COST = (contracts.DURATION_MIN, contracts.COST_USD)
 STATUS_KEYS = ("rftlab.status", "rftlab.job_status", "status", "job_status")
 
 
@@ -48,14 +48,14 @@ def job_row(run: Any) -> dict[str, Any]:
     tags, params, metrics = run.data.tags, dict(run.data.params), run.data.metrics
     row: dict[str, Any] = {
         "run_id": run.info.run_id,
-        "job": tags.get(tracking.JOB_ID) or run.info.run_name or run.info.run_id[:8],
-        "backend": tags.get(tracking.BACKEND) or params.get("backend"),
+        "job": tags.get(contracts.JOB_ID) or run.info.run_name or run.info.run_id[:8],
+        "backend": tags.get(contracts.BACKEND) or params.get("backend"),
         "status": _first(tags, STATUS_KEYS) or _first(params, STATUS_KEYS) or run.info.status,
-        "grader_version": tags.get(tracking.GRADER_VERSION) or params.get("grader_version"),
+        "grader_version": tags.get(contracts.GRADER_VERSION) or params.get("grader_version"),
         "prompts_digest": _digest(params, tags),
         "evaluated": tags.get("rftlab.evaluated") == "true",
         "params": params,
-        "study": tags.get("rftlab.study"),
+        "study": tags.get(contracts.STUDY),
         "trial": tags.get("rftlab.trial"),
         "trial_state": tags.get("rftlab.trial_state"),
     }
@@ -149,7 +149,7 @@ def format_table(rows: Sequence[dict], cols: Sequence[str]) -> str:
 
 def load_rows(experiment: str | None = None, study: str | None = None) -> list[dict]:
     """Job rows of the experiment; with `study`, only the trials of that `rftlab search` study."""
-    rows = [job_row(r) for r in tracking.runs_of_kind("rft-job", experiment=experiment)]
+    rows = [job_row(r) for r in tracking.runs_of_kind(contracts.RFT_JOB, experiment=experiment)]
     if study is not None:
         rows = [r for r in rows if r["study"] == study]
         if not rows:
@@ -164,9 +164,9 @@ def _figures(rows: Sequence[dict], folder: Path) -> dict[str, Any]:
     from rftlab.evaluate import plots
 
     figs: dict[str, Any] = {"jobs": {}}
-    curves = {r["job"]: tracking.metric_history(r["run_id"], "train/reward_mean") for r in rows}
+    curves = {r["job"]: tracking.metric_history(r["run_id"], contracts.TRAIN_REWARD_MEAN) for r in rows}
     figs["reward_curves"] = plots.save(plots.reward_curves(curves, title="train/reward_mean by job"), folder / "reward_curves.png")
-    evaluated = [r for r in rows if r.get("eval/uplift_pct") is not None]
+    evaluated = [r for r in rows if r.get(contracts.EVAL_UPLIFT_PCT) is not None]
     if evaluated:
         figs["uplift"] = plots.save(plots.uplift_bars(evaluated), folder / "uplift.png")
     for r in rows:
@@ -236,7 +236,7 @@ def publish(rows: Sequence[dict], cols: Sequence[str], *, study: str | None = No
 
 
 def compare(
-    *, experiment: str | None = None, sort: str | None = "eval/uplift_pct", ascending: bool = False,
+    *, experiment: str | None = None, sort: str | None = contracts.EVAL_UPLIFT_PCT, ascending: bool = False,
     report: str | Path | None = None, partial: bool = False, study: str | None = None, log: bool = False,
 ) -> tuple[str, list[dict]]:
     """The terminal table (and the report file when asked; with `log`, the report in MLflow too);

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from rftlab.aws.converse import ConverseGenerator
 from rftlab.grader.verdict import NEUTRAL, Verdict, parse_verdict
 
 __all__ = ["NEUTRAL", "Judge", "Verdict", "judge_prompt", "parse_verdict"]
@@ -29,9 +30,7 @@ class Judge:
         self.model_id, self.rubric, self.region, self.lo, self.hi = model_id, rubric, region, lo, hi
 
     def judge(self, prompt: str, reply: str) -> Verdict:
-        from rftlab.evaluate.generate import BedrockGenerator
-
-        gen = BedrockGenerator(self.model_id, self.region)
+        gen = ConverseGenerator(self.model_id, self.region)
         messages = [{"role": "user", "content": judge_prompt(self.rubric, prompt, reply)}]
         try:
             completion = gen.converse(messages, temperature=0.0, max_tokens=200)

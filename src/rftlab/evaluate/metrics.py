@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from rftlab import contracts
+
 
 def mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
@@ -112,13 +114,13 @@ def summarize(
     base_mean, tuned_mean = mean(b), mean(t)
     lo, hi = bootstrap_uplift_ci(b, t, n=bootstrap, seed=seed)
     return {
-        "eval/base_mean": base_mean,
-        "eval/tuned_mean": tuned_mean,
+        contracts.EVAL_BASE_MEAN: base_mean,
+        contracts.EVAL_TUNED_MEAN: tuned_mean,
         "eval/uplift_abs": None if base_mean is None or tuned_mean is None else tuned_mean - base_mean,
-        "eval/uplift_pct": uplift_pct(base_mean, tuned_mean),
+        contracts.EVAL_UPLIFT_PCT: uplift_pct(base_mean, tuned_mean),
         "eval/uplift_ci_low": lo,
         "eval/uplift_ci_high": hi,
-        "eval/win_rate": win_rate(b, t),
+        contracts.EVAL_WIN_RATE: win_rate(b, t),
         "eval/tie_rate": tie_rate(b, t),
         "eval/prompts": float(len(b)),
     }

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
+
 
 def _plt() -> Any:
     import matplotlib
@@ -55,7 +57,7 @@ def reward_curves(curves: Mapping[str, Sequence[tuple[int, float]]], *, title: s
     return fig
 
 
-def uplift_bars(rows: Sequence[Mapping[str, Any]], *, label: str = "job", metric: str = "eval/uplift_pct") -> Any:
+def uplift_bars(rows: Sequence[Mapping[str, Any]], *, label: str = "job", metric: str = contracts.EVAL_UPLIFT_PCT) -> Any:
     """Bar per job of `metric`, with the bootstrap interval as error bars when present."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) + 2), 3.6))
@@ -64,7 +66,7 @@ def uplift_bars(rows: Sequence[Mapping[str, Any]], *, label: str = "job", metric
     lows = [r.get("eval/uplift_ci_low") for r in rows]
     highs = [r.get("eval/uplift_ci_high") for r in rows]
     err = None
-    if metric == "eval/uplift_pct" and all(v is not None for v in (*lows, *highs)):
+    if metric == contracts.EVAL_UPLIFT_PCT and all(v is not None for v in (*lows, *highs)):
         err = [[v - lo for v, lo in zip(values, lows)], [hi - v for v, hi in zip(values, highs)]]
     ax.bar(range(len(rows)), values, yerr=err, capsize=4, color="tab:orange")
     ax.set_xticks(range(len(rows)), names, rotation=30, ha="right", fontsize="small")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rftlab import tracking
+from rftlab import contracts, tracking
 
 EVALUATED = "rftlab.evaluated"
 EVALUATION_RUN = "rftlab.evaluation_run_id"  # on the job run: its latest evaluation
 SUPERSEDED = "rftlab.superseded_by"          # on an older evaluation run: the one that replaced it
-HEADLINE = ("eval/base_mean", "eval/tuned_mean", "eval/uplift_pct", "eval/uplift_ci_low", "eval/uplift_ci_high",
-            "eval/win_rate", "eval/inference_cost_usd", "eval/prompts")
+HEADLINE = (contracts.EVAL_BASE_MEAN, contracts.EVAL_TUNED_MEAN, contracts.EVAL_UPLIFT_PCT, "eval/uplift_ci_low", "eval/uplift_ci_high",
+            contracts.EVAL_WIN_RATE, "eval/inference_cost_usd", "eval/prompts")
 
 
 def reward_curves(job: dict, job_path: Any = "data/rft/job.json") -> dict[str, list[tuple[int, float]]]:
@@ -46,11 +46,11 @@ def log_evaluation(job: dict, job_path: Any, result: dict, eval_params: dict, *,
 
     job_run = job_run_id(job, job_path)
     earlier = tracking.child_runs(job_run, "evaluation")
-    tags = {tracking.JOB_ID: job["job_id"], tracking.BACKEND: job["backend"],
+    tags = {contracts.JOB_ID: job["job_id"], contracts.BACKEND: job["backend"],
             "rftlab.eval.val_md5": eval_params["val_md5"], "rftlab.eval.grader_version": getattr(grader, "version", ""),
             "rftlab.eval.judge": str(judge is not None).lower()}
     if job.get("grader_version"):
-        tags[tracking.GRADER_VERSION] = job["grader_version"]
+        tags[contracts.GRADER_VERSION] = job["grader_version"]
     with tracking.stage_run("evaluation", run_name=f"eval {job['job_id']}", parent_run_id=job_run, tags=tags,
                             params=eval_params, deps={"val": eval_params["val_path"], "job": job_path}) as run:
         tracking.log_metrics({k: v for k, v in result.items() if v is not None})
@@ -61,7 +61,7 @@ def log_evaluation(job: dict, job_path: Any, result: dict, eval_params: dict, *,
         run_id = run.info.run_id
     for old in earlier:
         tracking.tag_run(old.info.run_id, {SUPERSEDED: run_id})
-    shown = tracking.metric_history(job_run, "eval/tuned_mean")  # the job's evaluations so far, one step each
+    shown = tracking.metric_history(job_run, contracts.EVAL_TUNED_MEAN)  # the job's evaluations so far, one step each
     tracking.log_metrics_to(job_run, {k: result.get(k) for k in HEADLINE}, step=shown[-1][0] + 1 if shown else 0)
     tracking.tag_run(job_run, {EVALUATED: "true", EVALUATION_RUN: run_id, **{k: v for k, v in tags.items()
                                                                              if k.startswith("rftlab.eval.")}})

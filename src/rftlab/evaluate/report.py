@@ -10,10 +10,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
+
 HEADLINE = (
-    ("base mean score", "eval/base_mean"), ("tuned mean score", "eval/tuned_mean"),
-    ("uplift %", "eval/uplift_pct"), ("uplift 95% CI low", "eval/uplift_ci_low"),
-    ("uplift 95% CI high", "eval/uplift_ci_high"), ("win rate (ties half)", "eval/win_rate"),
+    ("base mean score", contracts.EVAL_BASE_MEAN), ("tuned mean score", contracts.EVAL_TUNED_MEAN),
+    ("uplift %", contracts.EVAL_UPLIFT_PCT), ("uplift 95% CI low", "eval/uplift_ci_low"),
+    ("uplift 95% CI high", "eval/uplift_ci_high"), ("win rate (ties half)", contracts.EVAL_WIN_RATE),
     ("base relevance mean", "eval/base_relevance_mean"), ("tuned relevance mean", "eval/tuned_relevance_mean"),
     ("relevance change (tuned - base)", "eval/relevance_delta"),
     ("tuned share above the target's p90 (style)", "eval/tuned_above_target_p90"),

@@ -73,8 +73,8 @@ def format_spot_check(rows: list[dict], *, width: int = 30, target: str | None =
 
 def run(grader_path: str | Path, messages_path: str | Path, *, per_user: int, users: list[str] | None,
         width: int, target: str | None) -> str:
-    from rftlab.grader.bundle import load_grader
     from rftlab.errors import InputError
+    from rftlab.grader.bundle import load_grader
     from rftlab.io import read_messages
 
     if not Path(grader_path).exists():

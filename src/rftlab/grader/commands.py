@@ -1,4 +1,4 @@
-"""CLI: `rftlab profile`, `rftlab score`, `rftlab invoke`, `rftlab grader package` (thin)."""
+"""CLI: `rftlab score`, `rftlab invoke`, `rftlab grader package` (thin)."""
 
 from __future__ import annotations
 
@@ -26,30 +26,6 @@ def _stdout_or(path: Optional[Path]):
     from rftlab.io import atomic_open
 
     return atomic_open(path)
-
-
-def profile_cmd(
-    messages: Path = typer.Option(..., "--messages", "-m", help="Messages JSONL (id, user, text per line)."),
-    author: Optional[str] = typer.Option(None, "--author", "-a", help="Target user id; every other user is background. Default: params profile.author."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write style_profile.json."),
-    top_vocab: Optional[int] = typer.Option(None, help="Top words per part of speech kept for people to read. Default: params profile.top_vocab."),
-    min_count: Optional[int] = typer.Option(None, help="Drop features seen fewer times than this. Default: params profile.min_count."),
-    track: bool = typer.Option(True, "--track/--no-track", help="Log an MLflow run (kind `profile`)."),
-) -> None:
-    """Build the style profile: target vs background statistics per feature family.
-
-    Deterministic (same messages, same bytes). Also logs an MLflow run of kind `profile`
-    with the messages file as its input dataset and the profile's headline counts.
-    """
-    from rftlab.config import load_params
-    from rftlab.grader.stages import run_profile
-
-    p = load_params().profile
-    stats = run_profile(messages, author or p.author, out,
-                        top_vocab=top_vocab if top_vocab is not None else p.top_vocab,
-                        min_count=min_count if min_count is not None else p.min_count, track=track)
-    typer.echo(f"profile: {int(stats['target_messages'])} target vs {int(stats['background_messages'])} "
-               f"background messages -> {out}", err=True)
 
 
 def score_cmd(
@@ -171,7 +147,6 @@ def package_cmd(
 
 def register(groups: dict) -> None:
     app, grader_app = groups["app"], groups["grader"]
-    app.command("profile")(cli_errors(profile_cmd))
     app.command("score")(cli_errors(score_cmd))
     app.command("invoke")(cli_errors(invoke_cmd))
     grader_app.command("package")(cli_errors(package_cmd))

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
 from rftlab.errors import InputError
 
 MODEL_NAME = "rftlab-grader"
@@ -55,7 +56,7 @@ def register_grader(bundle_path: str | os.PathLike, *, model_name: str | None = 
 
     path = Path(bundle_path)
     grader = load_grader(path)
-    existing = tracking.find_model_versions(model_name, tracking.GRADER_VERSION, grader.version)
+    existing = tracking.find_model_versions(model_name, contracts.GRADER_VERSION, grader.version)
     if existing:
         return str(existing[0].version)
 
@@ -69,14 +70,14 @@ def register_grader(bundle_path: str | os.PathLike, *, model_name: str | None = 
             input_example=pd.DataFrame({"text": ["了解です。明日対応します。"]}),
         )
         version = str(info.registered_model_version)
-        tracking.set_model_version_tags(model_name, version, {tracking.GRADER_VERSION: grader.version})
-        tracking.set_tags({tracking.GRADER_VERSION: grader.version, "rftlab.model_version": version})
+        tracking.set_model_version_tags(model_name, version, {contracts.GRADER_VERSION: grader.version})
+        tracking.set_tags({contracts.GRADER_VERSION: grader.version, "rftlab.model_version": version})
         return version
 
     if tracking.active_run_id() is not None:
         return _log()
     with tracking.stage_run("grader", run_name=f"grader {grader.version}",
-                            tags={tracking.GRADER_VERSION: grader.version}):
+                            tags={contracts.GRADER_VERSION: grader.version}):
         return _log()
 
 

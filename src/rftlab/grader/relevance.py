@@ -11,7 +11,7 @@ exception):
   under a read timeout, all under the Lambda's remaining time; answers are cached by a hash of
   (model, rubric, prompt, reply) for the container's life. Converse needs `bedrock:InvokeModel`
   (API reference, API_runtime_Converse.html); the Lambda's execution role gets it from
-  `rftlab bedrock policies` when this judge is configured (jobs/bedrock/iam.py).
+  `rftlab bedrock policies` when this judge is configured (backends/bedrock/iam.py).
 - `proxy`: offline and free, the stand-in for local training, the gate's attack and tests.
   The prompt's key terms (nouns read with the one fugashi tagger, and Latin-script names such
   as `Route 53` or `ElastiCache`, which count double) are looked up in the reply; relevance is
@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from rftlab.aws.clients import short_client
 from rftlab.grader.verdict import NEUTRAL, parse_verdict
 
 log = logging.getLogger("rftlab.grader")
@@ -180,13 +181,8 @@ class Relevance:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                import boto3  # the Lambda runtime ships the SDK for Python (Lambda developer guide, lambda-python.html)
-                from botocore.config import Config
-
-                timeout = float(self.config["timeout_s"])
-                self._client = boto3.client("bedrock-runtime", region_name=self.config["region"], config=Config(
-                    connect_timeout=min(5.0, timeout), read_timeout=timeout,
-                    retries={"mode": "standard", "total_max_attempts": 3}))
+                self._client = short_client("bedrock-runtime", self.config["region"],
+                                            timeout_s=float(self.config["timeout_s"]))
             return self._client
 
     def _key(self, prompt: str, reply: str) -> str:

@@ -1,12 +1,11 @@
-"""`rftlab base-model`, `rftlab rft` and `rftlab job list|status|wait|stop` (jobs concern).
+"""`rftlab rft`, `rftlab deploy` and `rftlab job list|status|wait|stop|estimate` (jobs concern).
 
-Thin: parse arguments, load params, call the stage. The Bedrock engineer's commands live in
-bedrock_commands.py; `job status|wait|stop` dispatch on the job state's backend.
+Thin: parse arguments, load params, call the stage. Every command asks the job's backend plugin
+(rftlab.plugins); a backend's own commands (e.g. `rftlab bedrock ...`) are registered by its plugin.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,62 +15,6 @@ from rftlab.errors import cli_errors
 
 JOB_RECORD = Path("data/rft/job.json")
 HEADLINE_HELP = "Also write the stage's few headline numbers here (committed for `dvc exp show`)."
-
-
-def base_model(
-    messages: Path = typer.Option(Path("data/interim/messages.jsonl"), "--messages", help="Messages JSONL (docs/contracts.md#messages-file)."),
-    out: Path = typer.Option(Path("data/models/base"), "--out", help="Model folder (Hugging Face format) to write."),
-    author: str | None = typer.Option(None, "--author", help="Target user id (default: params profile.author); "
-                                      "left out of training unless base_model.include_target."),
-    metrics: Path | None = typer.Option(Path("metrics/base_model.json"), "--metrics", help="Metrics JSON (DVC)."),
-    headline: Path | None = typer.Option(None, "--headline", help=HEADLINE_HELP),
-    track: bool = typer.Option(True, "--track/--no-track", help="Log an MLflow run (kind `base-model`)."),
-    progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress (a bar on a terminal, "
-                                  "else a line a minute)."),
-) -> None:
-    """Train a tokenizer and a small causal LM from scratch on the messages (offline, CPU).
-
-    Byte-level BPE tokenizer with a chat template, and a tiny GPT-2 shaped model trained on
-    every message formatted as a chat reply to the message before it. Settings: params.yaml
-    `base_model`. The output loads with AutoModelForCausalLM / AutoTokenizer.
-    """
-    from rftlab.config import load_params
-    from rftlab.io import write_json
-    from rftlab.jobs.local.base_model import run_base_model
-
-    params = load_params()
-    who = author or params.profile.author
-    if not messages.exists():  # before any MLflow run: a wrong path leaves no failed run behind
-        from rftlab.errors import InputError
-
-        raise InputError(f"{messages}: messages file not found (run `rftlab ingest` first)")
-
-    def run() -> dict:
-        return run_base_model(messages, out, params.base_model, author=who, progress=progress)
-
-    t0 = time.monotonic()
-    if track:
-        from rftlab import tracking
-
-        with tracking.stage_run("base-model", run_name="base-model", params={"base_model": params.base_model.model_dump(),
-                                "author": who}, deps={"messages": messages}):
-            summary = run()
-            seconds = round(time.monotonic() - t0, 1)
-            tracking.log_metrics({f"loss_epoch_{i + 1}": v for i, v in enumerate(summary["losses"])})
-            tracking.log_metrics({k: v for k, v in summary.items() if isinstance(v, int | float)})
-            tracking.log_metrics({"train_seconds": seconds})  # wall time: MLflow only, never a DVC output
-    else:
-        summary = run()
-        seconds = round(time.monotonic() - t0, 1)
-    if metrics:
-        write_json(metrics, {k: v for k, v in summary.items() if k != "losses"})
-    if headline:
-        from rftlab.headline import write_headline
-
-        write_headline(headline, "base_model", summary)
-    typer.echo(f"base model: {summary['parameters']:,} parameters, vocab {summary['vocab_size']}, "
-               f"{summary['training_texts']} texts, loss {summary['final_loss']:.3f} "
-               f"({seconds} s) -> {out}")
 
 
 def rft(
@@ -96,46 +39,15 @@ def rft(
     Hyperparameters use Bedrock's names and ranges (docs/hyperparameters.md).
     """
     from rftlab.config import load_params
-    from rftlab.jobs.stage import run_rft
+    from rftlab.jobs import rft_stage
 
     params = load_params()
-    state = run_rft(params, train=str(train), val=str(val) if val and val.exists() else None, grader=str(grader),
-                    job_out=str(job_out), model_out=str(model_out), metrics_out=str(metrics) if metrics else None,
-                    base_model=base, progress=progress, retry=retry)
-    if headline or curves:
-        from rftlab.io import read_json
-        from rftlab.jobs.curves import write_curves
-
-        record = read_json(job_out)
-        if headline:
-            from rftlab.headline import write_headline
-
-            write_headline(headline, "rft", record.get("metrics") or {})
-        if curves:
-            write_curves(curves, record)
-    _log_tuned_model(params, job_out, model_out)
+    paths = rft_stage.Paths(train=str(train), val=str(val) if val and val.exists() else None, grader=str(grader),
+                            job_out=str(job_out), model_out=str(model_out), metrics=str(metrics) if metrics else None,
+                            headline=str(headline) if headline else None, curves=str(curves) if curves else None)
+    state = rft_stage.run(params, paths, base_model=base, progress=progress, retry=retry)
     typer.echo(f"{state.job_id} {state.status} in {state.duration_min:.1f} min (${state.cost_usd:.2f}); "
                f"model {state.model_id}; run {state.run_id} -> {job_out}")
-
-
-def _log_tuned_model(params: Any, job_out: Path, model_out: Path) -> None:
-    """The job's output as an MLflow model (registered `rftlab-style`), then the job view refreshed.
-    A store that refuses is a warning: the job record stays the stage's result."""
-    import logging
-
-    from rftlab.io import read_json
-    from rftlab.jobs.lineage import find_job_run
-    from rftlab.tracking import tuned, views
-
-    if not params.tracking.register_models:
-        return
-    try:
-        record = read_json(job_out)
-        run = find_job_run(record["job_id"])
-        tuned.log_tuned_model(record, run_id=run.info.run_id if run else None, model_dir=model_out)
-    except Exception as exc:
-        logging.getLogger(__name__).warning("tuned model not logged to MLflow: %s", exc)
-    views.refresh()
 
 
 def _default_job(job: str | None) -> str:
@@ -163,39 +75,108 @@ def job_list() -> None:
         typer.echo(f"{s.job_id} | {s.backend} | {s.status}{step} | {s.updated_at} | run {s.run_id}")
 
 
-def job_status(job: str | None = typer.Argument(None, help="Job id, spec hash (prefix) or Bedrock ARN "
-                                                "(default: data/rft/job.json, else the newest job).")) -> None:
-    """Show a job's status, duration, cost, model and MLflow run."""
-    from rftlab.jobs.bedrock import commands as bedrock_commands
+def _job(ref: str | None) -> tuple[Any, Any, Any]:
+    """(plugin, backend, state) of a job: from the project's state store, else from the backend that
+    recognises the reference (e.g. a Bedrock job ARN launched elsewhere)."""
+    from rftlab import plugins
+    from rftlab.config import load_params
+    from rftlab.errors import InputError
+    from rftlab.jobs.state import default_store
 
-    bedrock_commands.job_status(_default_job(job))
+    ref = _default_job(ref)
+    rft = load_params().rft
+    state = default_store().find(ref)
+    if state is not None:
+        plugin = plugins.backend(state.backend, key=f"job {state.job_id}: backend")
+        return plugin, plugin.create(rft), state
+    for plugin in plugins.plugins().values():
+        found = plugin.find_job(ref, rft)
+        if found is not None:
+            return plugin, *found
+    raise InputError(f"no job {ref!r} in {default_store().root}; pass a job id, spec hash or a remote job's ARN")
+
+
+def _show(plugin: Any, state: Any) -> None:
+    typer.echo(plugin.progress_line(state))
+    for key, label in (("model_id", "model"), ("run_id", "MLflow run"), ("failure_message", "failure")):
+        if getattr(state, key, None):
+            typer.echo(f"  {label}: {getattr(state, key)}")
+    if state.details.get("deployment_arn"):
+        typer.echo(f"  deployment: {state.details['deployment_arn']}")
+
+
+def job_status(job: str | None = typer.Argument(None, help="Job id, spec hash (prefix) or a remote job's ARN "
+                                                "(default: data/rft/job.json, else the newest job).")) -> None:
+    """Show a job's status, duration, cost, model and MLflow run (refreshed from its backend)."""
+    plugin, backend, state = _job(job)
+    _show(plugin, backend.status(state))
 
 
 def job_wait(
     job: str | None = typer.Argument(None, help="Job id, spec hash (prefix) or ARN (default: the current job)."),
     progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress."),
 ) -> None:
-    """Follow a job to its end. A local job no process is running is resumed here from its checkpoint."""
-    from rftlab.jobs.bedrock import commands as bedrock_commands
+    """Follow a job to its end. A local job no process is running is resumed here from its checkpoint.
 
-    bedrock_commands.job_wait(_default_job(job), progress=progress)
+    Safe to interrupt: the state file is saved after every poll and the next `wait` resumes it.
+    Exits 1 when the job ends Failed or Stopped.
+    """
+    plugin, backend, state = _job(job)
+    state = backend.wait(state, progress=progress)
+    _show(plugin, state)
+    if state.status != "Completed":
+        raise typer.Exit(1)
 
 
 def job_stop(job: str | None = typer.Argument(None, help="Job id, spec hash (prefix) or ARN (default: the current job).")) -> None:
-    """Stop a job: a running local job saves its model and ends Stopped; Bedrock: StopModelCustomizationJob."""
-    from rftlab.jobs.bedrock import commands as bedrock_commands
+    """Stop a job: a running local job saves its model and ends Stopped; a remote job is asked to stop."""
+    plugin, backend, state = _job(job)
+    _show(plugin, backend.stop(state))
 
-    bedrock_commands.job_stop(_default_job(job))
+
+def job_estimate(
+    train: Path = typer.Option(Path("data/prompts/train.jsonl"), "--train", help="Train prompt JSONL."),
+    budget: float | None = typer.Option(None, "--budget", help="Override rft.budget_usd."),
+) -> None:
+    """Estimate an RFT job's cost from the prompts and the backend's hyperparameters (an ESTIMATE)."""
+    from rftlab import plugins
+    from rftlab.config import load_params
+    from rftlab.jobs import cost
+
+    rft = load_params().rft
+    est = plugins.backend(rft.backend).estimate(train, rft)
+    limit = budget if budget is not None else rft.budget_usd
+    typer.echo(cost.describe(est, limit))
+    cost.check_budget(est.total_usd, limit)
+
+
+def deploy(
+    job: str = typer.Argument(None, help="Job id or ARN (default: the job in the --job record)."),
+    record: Path = typer.Option(JOB_RECORD, "--job", help="Job record written by the rft stage."),
+    out: Path | None = typer.Option(None, "--out", help="Write the deployment record here (the deploy stage's "
+                                    "output, read by rftlab evaluate)."),
+    name: str | None = typer.Option(None, "--name", help="Deployment name (default: the backend's setting, "
+                                    "e.g. rft.bedrock.deployment_name, else one derived from the job)."),
+) -> None:
+    """Serve a Completed job's model for evaluation, as its backend does it.
+
+    Bedrock: create or update the custom model deployment and wait until it is Active; its ARN is the
+    modelId for Converse. Local and open-weight jobs: nothing to serve; the record names the model.
+    """
+    from rftlab.config import load_params
+    from rftlab.jobs import deploy_stage
+
+    dep = deploy_stage.run(load_params(), record, out=out, job_ref=job, name=name,
+                           echo=lambda m: typer.echo(m, err=True))
+    typer.echo(dep.get("deployment_arn") or dep.get("model") or "")
 
 
 def register(groups: dict[str, Any]) -> None:
     app, job = groups["app"], groups["job"]
-    app.command("base-model")(cli_errors(base_model))
     app.command("rft")(cli_errors(rft))
+    app.command("deploy")(cli_errors(deploy))
     job.command("list")(cli_errors(job_list))
     job.command("status")(cli_errors(job_status))
     job.command("wait")(cli_errors(job_wait))
     job.command("stop")(cli_errors(job_stop))
-    from rftlab.jobs.bedrock import commands as bedrock_commands
-
-    bedrock_commands.register(groups)
+    job.command("estimate")(cli_errors(job_estimate))

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-FILES = {"train/reward_mean": "train_reward.csv", "val/reward_mean": "val_reward.csv"}
+from rftlab import contracts
+
+FILES = {contracts.TRAIN_REWARD_MEAN: "train_reward.csv", contracts.VAL_REWARD_MEAN: "val_reward.csv"}
 
 
 def write_curves(folder: str | os.PathLike, record: Mapping[str, Any]) -> list[Path]:

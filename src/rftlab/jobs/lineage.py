@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rftlab import tracking
+from rftlab import contracts, tracking
 
 log = logging.getLogger(__name__)
 
 RESTORED = "rftlab.restored"
 EXECUTION = "rftlab.execution"  # one execution of a job (one job state): its run, never another's
-CURVES = ("train/reward_mean", "val/reward_mean")  # the step curves a job record carries
+CURVES = (contracts.TRAIN_REWARD_MEAN, contracts.VAL_REWARD_MEAN)  # the step curves a job record carries
 
 
 def curves(history: Sequence[tuple[int, Mapping[str, float]]]) -> dict[str, list[list[float]]]:
@@ -46,7 +46,7 @@ def history_of(record: Mapping[str, Any]) -> list[tuple[int, dict[str, float]]]:
 
 def find_job_run(job_id: str) -> Any | None:
     """The job's `rft-job` run in this store: a finished run that trained it first, else any."""
-    runs = [r for r in tracking.find_runs(tracking.JOB_ID, job_id) if r.data.tags.get(tracking.KIND) == "rft-job"]
+    runs = [r for r in tracking.find_runs(contracts.JOB_ID, job_id) if r.data.tags.get(contracts.KIND) == contracts.RFT_JOB]
     if not runs:
         return None
 
@@ -76,13 +76,13 @@ def replay(history: Sequence[tuple[int, Mapping[str, float]]]) -> None:
 def restore_job_run(record: Mapping[str, Any], *, history: Sequence[tuple[int, Mapping[str, float]]] = (),
                     deps: Mapping[str, str | Path] | None = None, execution: str | None = None) -> str:
     """Record a finished light `rft-job` run for a job this store never saw; returns its id."""
-    tags = {tracking.JOB_ID: record["job_id"], tracking.BACKEND: str(record.get("backend")), RESTORED: "true",
-            "rftlab.status": str(record.get("status")), "rftlab.spec_hash": str(record.get("spec_hash"))}
+    tags = {contracts.JOB_ID: record["job_id"], contracts.BACKEND: str(record.get("backend")), RESTORED: "true",
+            "rftlab.status": str(record.get("status")), contracts.SPEC_HASH: str(record.get("spec_hash"))}
     if record.get("grader_version"):
-        tags[tracking.GRADER_VERSION] = str(record["grader_version"])
+        tags[contracts.GRADER_VERSION] = str(record["grader_version"])
     if execution:
         tags[EXECUTION] = execution
-    with tracking.stage_run("rft-job", run_name=str(record["job_id"]), params=record_params(record), tags=tags,
+    with tracking.stage_run(contracts.RFT_JOB, run_name=str(record["job_id"]), params=record_params(record), tags=tags,
                             deps={k: v for k, v in (deps or {}).items() if v}) as run:
         replay(history)
         tracking.log_metrics({k: v for k, v in (record.get("metrics") or {}).items() if isinstance(v, int | float)})

@@ -14,7 +14,6 @@ from typing import Any
 from rftlab.jobs import cost
 from rftlab.jobs.state import JobState
 
-
 HEARTBEAT_S = 60.0  # at most this long without a line while a remote job is followed
 
 

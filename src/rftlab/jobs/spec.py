@@ -1,4 +1,5 @@
-"""What an RFT job is: the inputs that determine its result, and their content hash.
+"""What an RFT job is: the inputs that determine its result, their content hash, and the spec built
+from params (the backend that runs it chosen through rftlab.plugins).
 
 The hash covers the spec's fields AND the MD5s of the input files, so rerunning the
 `rft` stage on the same inputs finds the same job (resume or report it) instead of
@@ -14,8 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rftlab import plugins
 from rftlab.errors import InputError
 from rftlab.io import path_md5
+from rftlab.plugins import BackendPlugin
 
 
 class JobSpec(BaseModel):
@@ -70,3 +73,29 @@ class JobSpec(BaseModel):
     def job_id(self) -> str:
         """A stable, readable job id derived from the hash (one job per spec)."""
         return f"rft-{self.backend}-{self.spec_hash()[:12]}"
+
+
+def route(rft: Any, requested: str | None, key: str = "rft.base_model") -> BackendPlugin:
+    """The backend that runs a job: rft.backend's, or the backend of its family that takes the
+    requested base model (a Nova id and an open-weight id go to Bedrock's two RFT APIs)."""
+    plugin = plugins.backend(rft.backend)
+    if not requested or plugin.claims_base_model(requested) or plugin.family is None:
+        return plugin
+    member = plugins.family_member(plugin.family, requested)
+    if member is None:
+        raise InputError(f"{key}: {requested} is not a base model of the {plugin.family} backends "
+                         f"({plugins.family_help(plugin.family)})")
+    return member
+
+
+def build_spec(rft: Any, *, train: str, val: str | None, grader: str, base_model: str | None = None) -> JobSpec:
+    """The job spec from the `rft` params section (options: only what changes the result)."""
+    requested = base_model or rft.base_model
+    plugin = route(rft, requested, "--base-model" if base_model else "rft.base_model")
+    model, options = plugin.spec(rft, requested)
+    for name, path in (("train", train), ("val", val), ("grader", grader)):
+        if path and not Path(path).exists():
+            raise InputError(f"{path}: {name} file not found")
+    return JobSpec(backend=plugin.name, base_model=str(model), train_path=str(train),
+                   val_path=str(val) if val else None, grader_path=str(grader),
+                   hyperparameters=rft.hyperparameters_for(plugin.name).model_dump(), seed=rft.seed, options=options)

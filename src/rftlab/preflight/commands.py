@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,11 +12,11 @@ from rftlab.errors import cli_errors
 def preflight_cmd(
     train: Path = typer.Option(Path("data/prompts/train.jsonl"), "--train", help="Training prompts (with reference_answer: the target's real replies set the bar)."),
     grader: Path = typer.Option(Path("data/grader/grader.json"), "--grader", "-g", help="The grader bundle the job will train against."),
-    metrics: Optional[Path] = typer.Option(None, "--metrics", help="Write the figures here, e.g. metrics/preflight.json."),
-    plots: Optional[Path] = typer.Option(None, "--plots", help="Folder for scores.json (DVC plot) and preflight.png."),
-    headline: Optional[Path] = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
-    base_model: Optional[str] = typer.Option(None, "--base-model", help="Override rft.base_model (a model folder, or a Bedrock model id)."),
-    prompts: Optional[int] = typer.Option(None, "--prompts", "-n", help="Training prompts to sample (default: params preflight.prompts)."),
+    metrics: Path | None = typer.Option(None, "--metrics", help="Write the figures here, e.g. metrics/preflight.json."),
+    plots: Path | None = typer.Option(None, "--plots", help="Folder for scores.json (DVC plot) and preflight.png."),
+    headline: Path | None = typer.Option(None, "--headline", help="Also write the few headline numbers here (committed for `dvc exp show`)."),
+    base_model: str | None = typer.Option(None, "--base-model", help="Override rft.base_model (a model folder, or a Bedrock model id)."),
+    prompts: int | None = typer.Option(None, "--prompts", "-n", help="Training prompts to sample (default: params preflight.prompts)."),
 ) -> None:
     """Sample the job's base model on training prompts and score the rollouts with the grader
     (the Lambda's code path) before any RFT job: share of prompts whose rollouts tie (no GRPO
@@ -29,18 +28,15 @@ def preflight_cmd(
     preflight.max_usd. Logs an MLflow run of kind `preflight`.
     """
     from rftlab.config import load_params
-    from rftlab.preflight.stage import run_preflight
+    from rftlab.preflight import preflight_stage
 
     params = load_params()
     if prompts is not None:
         params = params.model_copy(update={"preflight": params.preflight.model_copy(update={"prompts": prompts})})
-    result = run_preflight(params, train=str(train), grader_path=str(grader),
-                           metrics_path=str(metrics) if metrics else None, plots_dir=str(plots) if plots else None,
-                           base_model=base_model)
-    if headline:
-        from rftlab.headline import write_headline
-
-        write_headline(headline, "preflight", result)
+    result = preflight_stage.run(params, train=str(train), grader_path=str(grader),
+                                 metrics_path=str(metrics) if metrics else None,
+                                 headline=str(headline) if headline else None,
+                                 plots_dir=str(plots) if plots else None, base_model=base_model)
     typer.echo(result["report"])
 
 

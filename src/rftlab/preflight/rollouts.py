@@ -2,17 +2,17 @@
 through the grader's Lambda code path, and judge whether they give GRPO anything to learn.
 
 - Rollouts: `trainingSamplePerPrompt` completions for each of `preflight.prompts` training
-  prompts (seeded sample), from the job's own base model: the local model folder (sampled at
-  `rft.local.temperature`, `inferenceMaxTokens`), or the Bedrock base model through Converse at
-  its inference profile (temperature 1.0: Bedrock publishes no rollout temperature). A Bedrock
-  preflight's Converse cost (and the relevance judge's, when the grader calls one) is estimated
-  first and refused above `preflight.max_usd`; the tokens used are logged.
+  prompts (seeded sample), from the job's own base model, through its backend's rollout
+  generator (rftlab.plugins: a local model folder at the local trainer's temperature, a remote base
+  model at 1.0). A backend whose rollouts cost money estimates them first (its
+  `preflight_estimate`, `converse_estimate` here for Converse prices and the relevance judge's
+  calls); the stage refuses an estimate above `preflight.max_usd`; the tokens used are logged.
 - Scoring: `grader.handler.handle` on Bedrock-shaped samples, exactly what the Lambda runs. The
   local backend (and every offline run) judges relevance with the proxy.
 - The bar: the target's real replies (the prompts' reference answers) scored by the style
   grader with their prompts; median and 90th percentile.
 - Figures and checks: preflight/figures.py; thresholds from params `preflight`; the stage
-  itself (files, MLflow) is preflight/stage.py.
+  itself (files, MLflow) is preflight_stage.py.
 """
 
 from __future__ import annotations
@@ -25,24 +25,19 @@ from typing import Any
 import numpy as np
 
 from rftlab.errors import InputError
-from rftlab.preflight.figures import ADVICE, Rollout
+from rftlab.grader.relevance import DEFAULT_RUBRIC
+from rftlab.preflight.figures import Rollout
+from rftlab.prompts.records import prompt_text, read_prompts
+from rftlab.stage import Check
 
 log = logging.getLogger(__name__)
-BEDROCK_TEMPERATURE = 1.0
 
 
 def sample_prompts(path: str | Path, n: int, seed: int) -> tuple[list[dict], int]:
     """(n records chosen with Random(seed), total records) of a prompts file."""
-    from rftlab.evaluate.run import read_prompts
-
     rows = read_prompts(path)
     chosen = random.Random(seed).sample(rows, min(n, len(rows)))
     return chosen, len(rows)
-
-
-def _prompt_text(record: dict) -> str:
-    users = [m for m in record["messages"] if isinstance(m, dict) and m.get("role") == "user"]
-    return str(users[-1].get("content", "")) if users else ""
 
 
 def target_bar(grader: Any, records: list[dict]) -> tuple[float, float, int]:
@@ -52,13 +47,13 @@ def target_bar(grader: Any, records: list[dict]) -> tuple[float, float, int]:
         ref = r.get("reference_answer")
         ref = ref.get("text") if isinstance(ref, dict) else ref
         if isinstance(ref, str) and ref.strip():
-            scores.append(grader.score(ref, prompt=_prompt_text(r))[0])
+            scores.append(grader.score(ref, prompt=prompt_text(r))[0])
     if not scores:
         raise InputError("the prompts have no reference_answer: the target's real replies set the bar")
     return float(np.median(scores)), float(np.quantile(scores, 0.9)), len(scores)
 
 
-def bedrock_estimate(prompts: list[dict], n: int, max_tokens: int, prices: Any, relevance: Any) -> dict[str, float]:
+def converse_estimate(prompts: list[dict], n: int, max_tokens: int, prices: Any, relevance: Any) -> dict[str, float]:
     """Estimated USD of the rollouts' Converse calls and, with a Bedrock relevance judge, its calls."""
     from rftlab.jobs.cost import approx_tokens
 
@@ -68,7 +63,7 @@ def bedrock_estimate(prompts: list[dict], n: int, max_tokens: int, prices: Any, 
         len(prompts) * n * max_tokens / 1000 * prices.inference_usd_per_1k_output_tokens
     judge = 0.0
     if relevance is not None and relevance.bundle_block() and relevance.judge == "bedrock":
-        rubric = approx_tokens(relevance.rubric, cpt)
+        rubric = approx_tokens(relevance.rubric or DEFAULT_RUBRIC, cpt)
         judge = ((rubric * len(prompts) * n + prompt_tokens * n + len(prompts) * n * max_tokens) / 1000
                  * relevance.usd_per_1k_input_tokens
                  + len(prompts) * n * relevance.max_tokens / 1000 * relevance.usd_per_1k_output_tokens)
@@ -87,23 +82,13 @@ def score_rollouts(grader: Any, prompts: list[dict], completions: list[list[Any]
         for c, res in zip(samples, handle(payload, grader), strict=True):
             named = {m["name"]: m["value"] for m in res["metrics_list"]}
             reward = float(res["aggregate_reward_score"])
-            group.append(Rollout(str(record["id"]), _prompt_text(record), c.text, reward,
+            group.append(Rollout(str(record["id"]), prompt_text(record), c.text, reward,
                                  float(named.get("style", reward)), named.get("relevance")))
         groups.append(group)
     return groups
 
 
-def checks(figs: dict[str, Any], settings: Any) -> list[Any]:
-    from rftlab.calibrate.check import Check
-
+def checks(figs: dict[str, Any], settings: Any) -> list[Check]:
     return [Check("flat_share", figs["flat_share"], settings.max_flat_share, "max"),
             Check("mean_std", figs["mean_std"], settings.min_mean_std, "min"),
             Check("done_share", figs["done_share"], settings.max_done_share, "max")]
-
-
-def failure(failed: list[Any]) -> str:
-    parts = []
-    for c in failed:
-        op = "<" if c.kind == "min" else ">"
-        parts.append(f"{c.name} {c.value:.4f} {op} threshold {c.threshold:g}: {ADVICE[c.name]}")
-    return "preflight failed: " + "; ".join(parts)

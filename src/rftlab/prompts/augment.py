@@ -72,18 +72,10 @@ def augment(
     return out, counts
 
 
-def credentials_available() -> bool:
-    """True when boto3 can find AWS credentials (env, profile, role); never calls AWS."""
-    import boto3
-
-    return boto3.session.Session().get_credentials() is not None
-
-
 def bedrock_paraphraser(model_id: str, region: str, *, max_tokens: int = 512) -> Callable[[str], str | None]:
     """A text -> paraphrase function backed by bedrock-runtime Converse."""
     from rftlab.aws import aws_errors, client
-
-    from rftlab.jobs.bedrock.models import inference_id
+    from rftlab.aws.models import inference_id
 
     model_id = inference_id(model_id, region)
     runtime = client("bedrock-runtime", region)

@@ -1,7 +1,7 @@
 """Build the RFT prompt set from a messages file: prompts colleagues wrote, answered by the target.
 
-Core (`build_prompt_set`) is pure: messages in, records + accounting out. `run_build` is
-the I/O edge used by `rftlab prompts build` (the DVC stage `prompts`).
+Core (`build_prompt_set`) is pure: messages in, records + accounting out. The stage around it
+(files, MLflow) is prompts_stage.py.
 
 A record (docs/contracts.md#prompt-records): {"messages": [system?, user], "reference_answer",
 "channel", "thread_ts", "prompt_user", "id", "source"} where `id` is the prompt message's
@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rftlab.config import PromptsParams
@@ -150,7 +149,8 @@ def build_prompt_set(
 
 def paraphraser_for(cfg: PromptsParams) -> Any:
     """The Bedrock paraphraser when enabled AND credentials exist, else None (logged)."""
-    from rftlab.prompts.augment import bedrock_paraphraser, credentials_available
+    from rftlab.aws.clients import credentials_available
+    from rftlab.prompts.augment import bedrock_paraphraser
 
     a = cfg.augment
     if not a.bedrock_paraphrase or a.min_count <= 0:
@@ -159,49 +159,3 @@ def paraphraser_for(cfg: PromptsParams) -> Any:
         log.warning("augment.bedrock_paraphrase is true but no AWS credentials were found: skipping paraphrases")
         return None
     return bedrock_paraphraser(a.paraphrase_model_id, a.region)
-
-
-def run_build(
-    messages_path: Path,
-    author: str,
-    out_dir: Path,
-    *,
-    cfg: PromptsParams,
-    max_prompt_length: int,
-    metrics_path: Path,
-    plots_dir: Path,
-    track: bool = True,
-) -> dict:
-    """Read messages, build, write train/val + metrics + plots atomically, log one MLflow run."""
-    from rftlab.io import read_messages
-    from rftlab.prompts import report
-
-    messages = read_messages(messages_path)
-    if not any(m["user"] == author for m in messages):
-        from rftlab.errors import InputError
-
-        raise InputError(f"{messages_path}: no message by author {author!r} (check --author / profile.author)")
-    result = build_prompt_set(
-        messages, author, cfg, max_prompt_length=max_prompt_length, paraphrase=paraphraser_for(cfg)
-    )
-    if not result.train:
-        from rftlab.errors import InputError
-
-        raise InputError(
-            f"{messages_path}: no usable prompts ({sum(result.pairs.values())} replies by {author} found, "
-            f"dropped: {dict(result.dropped) or 'none'}); replies need thread_ts or ts + channel"
-        )
-    train_path, val_path = out_dir / "train.jsonl", out_dir / "val.jsonl"
-    report.write_records(train_path, result.train)
-    report.write_records(val_path, result.val)
-    metrics = report.metrics(result)
-    plot_files = report.write_plots(result, plots_dir)
-    from rftlab.io import write_json
-
-    write_json(metrics_path, metrics)
-    if track:
-        report.log_run(
-            result, metrics, cfg=cfg, author=author, max_prompt_length=max_prompt_length,
-            messages_path=messages_path, train_path=train_path, val_path=val_path, plot_files=plot_files,
-        )
-    return metrics

@@ -33,18 +33,12 @@ def build(
     time. Settings: params.yaml `prompts`; outputs are written atomically.
     """
     from rftlab.config import load_params
-    from rftlab.prompts.build import run_build
+    from rftlab.prompts import prompts_stage
 
     params = load_params()
-    m = run_build(
-        messages, author or params.profile.author, out_dir,
-        cfg=params.prompts, max_prompt_length=params.prompts.max_prompt_tokens,
-        metrics_path=metrics, plots_dir=plots_dir, track=track,
-    )
-    if headline:
-        from rftlab.headline import write_headline
-
-        write_headline(headline, "prompts", m)
+    paths = prompts_stage.Paths(messages=messages, out_dir=out_dir, metrics=metrics, plots_dir=plots_dir,
+                                headline=headline)
+    m = prompts_stage.run(paths, author or params.profile.author, params.prompts, track=track)
     dropped = ", ".join(f"{k} {v}" for k, v in m["dropped"].items() if v) or "none"
     typer.echo(
         f"{m['prompts']} prompts from {m['pairs']['thread']} thread + {m['pairs']['channel']} channel replies "

@@ -1,4 +1,4 @@
-"""Outputs of the prompts stage: the JSONL files, metrics/prompts.json, the length plot, the MLflow run."""
+"""Outputs of the prompts stage: the JSONL files, its metrics, the length plot (prompts_stage.py writes them)."""
 
 from __future__ import annotations
 
@@ -125,43 +125,3 @@ def write_plots(result: PromptSet, plots_dir: Path) -> dict[str, Path]:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     return {"csv": csv_path, "png": png_path}
-
-
-def log_run(
-    result: PromptSet,
-    metrics: dict[str, Any],
-    *,
-    cfg: Any,
-    author: str,
-    max_prompt_length: int,
-    messages_path: Path,
-    train_path: Path,
-    val_path: Path,
-    plot_files: dict[str, Any],
-) -> str:
-    """One MLflow run (kind `prompts`): params, counts, split, plot, both files as datasets with digests."""
-    from rftlab import tracking
-
-    with tracking.stage_run(
-        "prompts",
-        run_name="prompts",
-        params={"prompts": cfg.model_dump(mode="json"), "profile.author": author, "max_prompt_length": max_prompt_length},
-        deps={"messages": messages_path},
-    ) as run:
-        train_digest = tracking.log_input_file(train_path, name="prompts-train", context="training")
-        val_digest = tracking.log_input_file(val_path, name="prompts-val", context="validation")
-        digests = {"prompts.train_digest": train_digest, "prompts.val_digest": val_digest}
-        tracking.set_tags(digests)
-        tracking.log_params(digests)
-        flat = tracking.flatten({k: v for k, v in metrics.items() if k != "lengths"})
-        flat.update(tracking.flatten({"lengths": metrics["lengths"]}))
-        tracking.log_metrics({k: v for k, v in flat.items() if isinstance(v, (int, float))})
-        tracking.log_dict(metrics, "prompts/metrics.json")
-        tracking.log_dict(
-            {"train": sorted({f"{r['channel']}:{r['thread_ts']}" for r in result.train}),
-             "val": sorted({f"{r['channel']}:{r['thread_ts']}" for r in result.val})},
-            "prompts/split_threads.json",
-        )
-        tracking.log_artifact(plot_files["png"], "prompts")
-        tracking.log_artifact(plot_files["csv"], "prompts")
-        return run.info.run_id

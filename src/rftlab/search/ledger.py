@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rftlab import contracts
 from rftlab.errors import RftlabError
 
 
@@ -42,8 +43,8 @@ def ledger(trials: list[Any]) -> Ledger:
         attrs = t.user_attrs
         if t.state == TrialState.RUNNING:
             committed += float(attrs.get("estimate_usd") or 0.0)
-        elif "cost_usd" in attrs:
-            spent += float(attrs["cost_usd"] or 0.0)
+        elif contracts.COST_USD in attrs:
+            spent += float(attrs[contracts.COST_USD] or 0.0)
     return Ledger(round(spent, 6), round(committed, 6))
 
 

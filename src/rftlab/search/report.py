@@ -11,19 +11,19 @@ from typing import Any
 
 import yaml
 
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-STUDY = "rftlab.study"
+STUDY = contracts.STUDY
 TRIAL = "rftlab.trial"
 
 
 def ensure_search_run(study_name: str, params: dict[str, Any]) -> str:
     """The study's one `search` run, found again by its study name, created when missing.
     Callers hold the study's `search-run` lease, so two workers never create two."""
-    found = [r for r in tracking.find_runs(STUDY, study_name) if r.data.tags.get(tracking.KIND) == "search"]
+    found = [r for r in tracking.find_runs(STUDY, study_name) if r.data.tags.get(contracts.KIND) == "search"]
     if found:
         return str(found[0].info.run_id)
     with tracking.stage_run("search", run_name=study_name, params=params, tags={STUDY: study_name}) as run:
@@ -41,7 +41,7 @@ def tag_job_run(ctx: Any, number: int, state: Any, outcome: str, pruned: str | N
     """Mark the trial's job run: trial number, study, outcome (and why it was pruned)."""
     run_id = state.run_id
     if run_id is None:
-        runs = tracking.find_runs(tracking.JOB_ID, state.job_id, kind="rft-job")
+        runs = tracking.find_runs(contracts.JOB_ID, state.job_id, kind=contracts.RFT_JOB)
         run_id = runs[0].info.run_id if runs else None
     if run_id is None:
         return
@@ -87,7 +87,7 @@ def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, An
                                                                          TrialState.FAIL, TrialState.RUNNING)}
     figures: dict[str, Any] = {"trials_" + k: v for k, v in count.items()}
     figures.update(spent_usd=book.spent_usd, committed_usd=book.committed_usd,
-                   training_min=round(sum(float(t.user_attrs.get("duration_min") or 0) for t in trials), 3),
+                   training_min=round(sum(float(t.user_attrs.get(contracts.DURATION_MIN) or 0) for t in trials), 3),
                    training_steps=sum(int(t.user_attrs.get("steps") or 0) for t in trials))
     best = write_best(folder / "best.yaml", backend, study)
     tracking.log_metrics({k: float(v) for k, v in figures.items()})

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rftlab import plugins
 from rftlab.errors import ConfigError, RftlabError
 from rftlab.search import ledger, space
 from rftlab.search.lease import Leases, worker_id
@@ -30,13 +31,12 @@ DONE = ("COMPLETE", "PRUNED")
 
 
 def _inputs(backend: str, train: str, val: str | None, grader: str, base_model: str | None) -> dict[str, str]:
-    from rftlab.jobs.stage import DEFAULT_BASE_MODEL
-
     out = {"train": train, "grader": grader}
     if val:
         out["val"] = val
-    if backend == "local":
-        out["base_model"] = base_model or DEFAULT_BASE_MODEL
+    default = plugins.backend(backend).default_base_model()  # a pipeline output the job trains from
+    if default:
+        out["base_model"] = base_model or default
     for name, path in out.items():
         if not Path(path).exists():
             raise ConfigError(f"{path}: {name} input of the search not found (run `dvc repro check` first)")
@@ -49,13 +49,18 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
     """Drive the study to `trials` finished trials; returns the headline figures."""
     from rftlab.calibrate.study import redact
     from rftlab.io import path_md5
-    from rftlab.search import report, study as studies
+    from rftlab.search import report
+    from rftlab.search import study as studies
 
     cfg = params.search
     if trials is not None:
         cfg = cfg.model_copy(update={"trials": trials})
         params = params.model_copy(update={"search": cfg})
     backend = cfg.backend or params.rft.backend
+    plugin = plugins.backend(backend, key="search.backend" if cfg.backend else "rft.backend")
+    if not plugin.searchable:
+        raise ConfigError(f"search.backend: {backend} jobs cannot be searched ({plugin.summary}); "
+                          "set search.backend to a backend that can")
     inputs = _inputs(backend, train, val, grader, base_model)
     storage = cfg.storage or studies.default_storage()
     names = sorted(cfg.space)

@@ -14,7 +14,11 @@ INTEGER = {"epochCount", "batchSize", "trainingSamplePerPrompt", "inferenceMaxTo
 
 def distributions(space: dict[str, Any]) -> dict[str, Any]:
     """{name: optuna distribution} for the `search.space` section."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
     out: dict[str, Any] = {}
     for name, dim in sorted(space.items()):

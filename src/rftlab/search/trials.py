@@ -3,8 +3,8 @@
 Launch writes the trial's spec hash and estimate into the study BEFORE the job is submitted,
 so a worker killed at any point leaves a trial whose job can be found again by its spec hash
 (local state store) or its clientRequestToken (Bedrock): a job is never launched twice.
-Local jobs train in a child process (`python -m rftlab job wait <spec>`), Bedrock jobs train
-on AWS; either way this process polls status and step metrics, reports the validation reward
+A job that nothing else trains (a local one: its plugin's `needs_follower`) trains in a child
+process (`python -m rftlab job wait <spec>`), a remote job trains on its service; either way this process polls status and step metrics, reports the validation reward
 curve to Optuna and stops a job the pruner gives up on (local: a stop request the trainer
 honours at the next step; Bedrock: StopModelCustomizationJob).
 """
@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts, plugins
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState
 from rftlab.search import ledger, space
 
 log = logging.getLogger(__name__)
 
-VAL = "val/reward_mean"
+VAL = contracts.VAL_REWARD_MEAN
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Context:
     """What every trial of this invocation shares."""
 
     params: Any                  # the whole validated params.yaml
-    backend: str                 # local | bedrock
+    backend: str                 # the backend's name (rftlab.plugins)
     inputs: dict[str, str]       # train, val, grader (and base_model for local)
     study: Any
     search_run_id: str | None
@@ -50,44 +51,30 @@ class Context:
 def rft_for(ctx: Context, hp: dict[str, Any]) -> Any:
     """The `rft` section for this trial: its backend, with the trial's hyperparameters."""
     rft = ctx.params.rft
-    section = getattr(rft, ctx.backend)
+    section = rft.section(ctx.backend)
     hps = section.hyperparameters.model_copy(update=hp)
-    return rft.model_copy(update={"backend": ctx.backend, ctx.backend: section.model_copy(update={"hyperparameters": hps})})
+    trial = rft.with_section(ctx.backend, section.model_copy(update={"hyperparameters": hps}))
+    return trial.model_copy(update={"backend": ctx.backend})
 
 
 def spec_for(ctx: Context, trial_params: dict[str, Any]) -> JobSpec:
-    from rftlab.jobs.stage import build_spec
+    from rftlab.jobs.spec import build_spec
 
-    base = getattr(ctx.params.rft, ctx.backend).hyperparameters.model_dump()
+    base = ctx.params.rft.section(ctx.backend).hyperparameters.model_dump()
     rft = rft_for(ctx, space.hyperparameters(base, trial_params))
     return build_spec(rft, train=ctx.inputs["train"], val=ctx.inputs.get("val"), grader=ctx.inputs["grader"],
                       base_model=ctx.inputs.get("base_model"))
 
 
 def backend_for(ctx: Context, spec: JobSpec) -> Any:
-    from rftlab.jobs.base import get_backend
-
-    rft = rft_for(ctx, spec.hyperparameters)
-    if ctx.backend == "bedrock":
-        from rftlab.jobs.bedrock.commands import make_backend
-
-        return make_backend(rft)
-    return get_backend(ctx.backend, rft)
+    return plugins.backend(ctx.backend).create(rft_for(ctx, spec.hyperparameters))
 
 
 def estimate_usd(ctx: Context, spec: JobSpec, finished: list[Any]) -> float:
-    """Pre-launch cost ESTIMATE: Bedrock from the prompts and hyperparameters (jobs/cost.py);
-    local from the hourly rate and the mean duration of the trials finished so far."""
-    if ctx.backend == "bedrock":
-        from rftlab.jobs import cost
-
-        rft = ctx.params.rft
-        est = cost.estimate_files(spec.train_path, spec.hyperparameters, rft.prices,
-                                  memory_mb=rft.bedrock.lambda_memory_mb)
-        return float(est.total_usd)
-    rate = float(ctx.params.rft.local.hourly_usd or 0.0)
-    durations = [float(t.user_attrs.get("duration_min") or 0.0) for t in finished]
-    return round(rate * (sum(durations) / len(durations) / 60.0 if durations else 0.0), 6)
+    """Pre-launch cost ESTIMATE from the backend (a remote service's from the prompts and
+    hyperparameters; a local job's from its hourly rate and the finished trials' durations)."""
+    durations = [float(t.user_attrs.get(contracts.DURATION_MIN) or 0.0) for t in finished]
+    return plugins.backend(ctx.backend).trial_estimate_usd(spec, ctx.params.rft, durations)
 
 
 # ---------------------------------------------------------------------------- launch
@@ -109,7 +96,7 @@ def submit(ctx: Context, number: int, spec: JobSpec) -> JobState:
     backend = backend_for(ctx, spec)
     with _parent_run(ctx):
         state = backend.submit(spec)
-    if ctx.backend == "local":
+    if plugins.backend(ctx.backend).needs_follower(backend, state):
         spawn(ctx, number, state)
     return state
 
@@ -166,11 +153,8 @@ def follow(ctx: Context, frozen: Any) -> bool:
         state = submit(ctx, frozen.number, spec)
     with _parent_run(ctx):
         state = backend.poll(state) if hasattr(backend, "poll") else backend.status(state)
-    if ctx.backend == "local" and not state.done:
-        from rftlab.jobs.local.backend import pid_alive
-
-        if not pid_alive(state.details.get("pid")):
-            spawn(ctx, frozen.number, state)
+    if plugins.backend(ctx.backend).needs_follower(backend, state):
+        spawn(ctx, frozen.number, state)
     trial = optuna.trial.Trial(ctx.study, frozen._trial_id)
     curve = [(s, m[VAL]) for s, m in backend.metrics(state) if VAL in m]
     reported = set(frozen.intermediate_values)
@@ -212,7 +196,7 @@ def tell(ctx: Context, frozen: Any, trial: Any, backend: Any, state: JobState,
     cost_usd = float(backend.cost(state) or 0.0)
     steps = int(state.details.get("step") or (curve[-1][0] if curve else 0))
     for key, value in (("job_id", state.job_id), ("run_id", state.run_id), ("status", state.status),
-                       ("cost_usd", cost_usd), ("duration_min", float(state.duration_min or 0.0)), ("steps", steps)):
+                       (contracts.COST_USD, cost_usd), (contracts.DURATION_MIN, float(state.duration_min or 0.0)), ("steps", steps)):
         trial.set_user_attr(key, value)
     value = objective(ctx.cfg, curve, cost_usd)
     pruned = frozen.user_attrs.get("prune_requested")

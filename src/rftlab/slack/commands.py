@@ -1,4 +1,4 @@
-"""`rftlab sample` and `rftlab ingest`: thin wrappers over slack.sample and slack.ingest."""
+"""`rftlab sample` and `rftlab ingest`: thin wrappers over the sample and ingest stages."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ def sample(
     Reads the `sample` section of params.yaml (seed, messages, start, days).
     """
     from rftlab.config import load_params
-    from rftlab.slack.sample import write_sample
+    from rftlab.slack import sample_stage
 
     p = load_params().sample
     updates = {k: v for k, v in {"seed": seed, "messages": messages}.items() if v is not None}
     if updates:
         p = p.model_copy(update=updates)
-    stats = write_sample(out, p)
+    stats = sample_stage.run(out, p)
     typer.echo(
         f"wrote {out}: {stats['human_messages']} human messages, {stats['users']} users, "
         f"{stats['channels']} channels, {stats['target_thread_replies']} target thread replies"
@@ -55,19 +55,11 @@ def ingest(
     Filters (date range, channels, users, min_chars), code-block dropping and PII scrubbing come from the `ingest` section of params.yaml. Writes the messages file and the report only on success, and logs an MLflow run (kind `ingest`) with the counts.
     """
     from rftlab.config import load_params
-    from rftlab.errors import InputError
-    from rftlab.slack.ingest import ingest_stage, run_ingest
+    from rftlab.slack import ingest_stage
 
     params = load_params().ingest  # a bad params.yaml is named first
-    if not export.exists():  # before any MLflow run: a wrong path leaves no failed run behind
-        raise InputError(f"{export}: export not found (a Slack export .zip or an unpacked export folder)")
-    mode = on_error.value if on_error else None
-    run = run_ingest if no_track else ingest_stage
-    rep = run(export, out, params=params, report_path=report, on_error=mode)
-    if headline:
-        from rftlab.headline import write_headline
-
-        write_headline(headline, "ingest", rep)
+    rep = ingest_stage.run(export, out, params=params, report_path=report, headline=headline,
+                           on_error=on_error.value if on_error else None, track=not no_track)
     skipped = f", skipped {rep['skipped_files']} bad day files" if rep["skipped_files"] else ""
     typer.echo(
         f"wrote {out}: {rep['messages_kept']} messages from {rep['users_kept']} users in "

@@ -13,20 +13,15 @@ same message twice kept once (dropped as `duplicate`), bad day files failing or 
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from rftlab.config import IngestParams
 from rftlab.errors import InputError
-from rftlab.io import atomic_open, write_json
+from rftlab.privacy.scrub import KINDS, scrub
 from rftlab.slack.export import Conversation, SlackExport, bot_user_ids, user_names
 from rftlab.slack.normalize import Normalizer, blocks_markup
-from rftlab.privacy.scrub import KINDS, scrub
 from rftlab.slack.records import ExportRecords
 
 KEEP_SUBTYPES = {None, "", "thread_broadcast", "reply_broadcast", "me_message", "file_share"}
@@ -213,70 +208,3 @@ class Ingestor:
             "subtype": rec.get("subtype"),
             "edited": bool(rec.get("edited")),
         }
-
-
-def run_ingest(
-    source: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    params: IngestParams,
-    report_path: str | os.PathLike | None = None,
-    on_error: str | None = None,
-    errors: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Stream an export into `out` (JSONL) and write the report; return the report. No MLflow here.
-
-    Both files appear only on success (the report is renamed into place just before the
-    messages file). `errors`, when given, receives {skipped day file: error message}.
-    """
-    source = Path(source)
-    with SlackExport(source) as export:
-        ingestor = Ingestor(export, params, on_error)
-        with atomic_open(out) as fh:
-            for row in ingestor.rows():
-                fh.write(json.dumps(row, ensure_ascii=False))
-                fh.write("\n")
-            report = ingestor.report.to_dict()
-            if report["messages_kept"] == 0:
-                why = "no human messages" if report["records"] else "no messages"
-                raise InputError(f"{export.label}: empty export ({why} after filtering; {report['day_files']} day files read)")
-            if report_path:
-                write_json(report_path, report)
-        if errors is not None:
-            errors.update(ingestor.report.skipped)
-    return report
-
-
-def stage_params(params: IngestParams, on_error: str | None) -> dict[str, Any]:
-    d = params.model_dump(mode="json")
-    d["on_error"] = on_error or params.on_error
-    return d
-
-
-def ingest_stage(
-    source: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    params: IngestParams,
-    report_path: str | os.PathLike | None = None,
-    on_error: str | None = None,
-) -> dict[str, Any]:
-    """`run_ingest` inside an MLflow run: params, counts as metrics, export as input dataset."""
-    from rftlab import tracking
-
-    with tracking.stage_run("ingest", run_name="ingest", params=stage_params(params, on_error), deps={"export": source}):
-        tracking.log_input_file(source, name=Path(source).name, context="export")
-        started = dt.datetime.now(dt.timezone.utc)
-        errors: dict[str, str] = {}
-        report = run_ingest(source, out, params=params, report_path=report_path, on_error=on_error, errors=errors)
-        seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
-        metrics = {k: v for k, v in report.items() if isinstance(v, (int, float))}
-        metrics.update({f"pii_{k}": v for k, v in report["pii_scrubbed"].items()})
-        metrics.update({f"dropped_{k}": v for k, v in report["dropped_by_reason"].items()})
-        metrics["seconds"] = seconds
-        metrics["messages_per_s"] = report["records"] / seconds if seconds > 0 else 0.0
-        tracking.log_metrics(metrics)
-        tracking.log_dict(report, "ingest_report.json")
-        if errors:
-            tracking.log_text("\n".join(errors.values()) + "\n", "skipped_files.txt")
-    return report

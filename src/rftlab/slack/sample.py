@@ -237,19 +237,22 @@ def channels_json(start: dt.date) -> list[dict]:
     ]
 
 
-def write_sample(out: str | os.PathLike, p: SampleParams) -> dict[str, int]:
-    """Write the export zip atomically; returns its headline counts."""
-    days, stats = generate(p)
+def export_files(days: dict, start: Any) -> list[tuple[str, bytes | None]]:
+    """The export's members in zip order: (name, bytes), folders with None."""
     files: list[tuple[str, bytes | None]] = [
         ("users.json", _dump(users_json())),
-        ("channels.json", _dump(channels_json(p.start))),
+        ("channels.json", _dump(channels_json(start))),
         ("integration_logs.json", _dump([])),
     ]
     for _, name, _, _ in CHANNELS:
         files.append((f"{name}/", None))
     for (channel, date), records in days.items():
         files.append((f"{channel}/{date}.json", _dump(records)))
-    files.sort(key=lambda f: f[0])
+    return sorted(files, key=lambda f: f[0])
+
+
+def write_zip(out: str | os.PathLike, files: list[tuple[str, bytes | None]]) -> None:
+    """The export zip, atomically, with fixed timestamps (same files, same bytes)."""
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w") as zf:
             for name, data in files:
@@ -257,7 +260,6 @@ def write_sample(out: str | os.PathLike, p: SampleParams) -> dict[str, int]:
                 info.external_attr = (0o40755 << 16 | 0x10) if data is None else (0o644 << 16)
                 info.compress_type = zipfile.ZIP_STORED if data is None else zipfile.ZIP_DEFLATED
                 zf.writestr(info, data or b"")
-    return stats
 
 
 def _dump(obj: Any) -> bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-
 # `parse()` prints exactly what the features need, one token per line: surface, pos1, pos2,
 # cType, lemma (unknown words: the surface as lemma). MeCab prints "*" fields as empty.
 # The node API (tagger()(text)) is unaffected by these formats.

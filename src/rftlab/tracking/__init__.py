@@ -9,23 +9,53 @@ Callers use `from rftlab import tracking` and the names below; mlflow itself is 
 lazily, so commands that never track stay fast.
 """
 
+from rftlab.tracking.experiment import setup
 from rftlab.tracking.queries import (
-    child_runs, download_artifact, get_run, log_child_run, log_metrics_to, metric_history, metric_points, resume_run,
-    run_exists, runs_of_kind, set_run_status, tag_run,
+    child_runs,
+    download_artifact,
+    get_run,
+    log_child_run,
+    log_metrics_to,
+    metric_history,
+    metric_points,
+    resume_run,
+    run_exists,
+    runs_of_kind,
+    set_run_status,
+    tag_run,
 )
 from rftlab.tracking.registry import (
-    find_model_versions, load_pyfunc, log_pyfunc_model, model_version_by_alias, set_model_alias,
+    find_model_versions,
+    load_pyfunc,
+    log_pyfunc_model,
+    model_version_by_alias,
+    set_model_alias,
     set_model_version_tags,
 )
 from rftlab.tracking.runs import (
-    BACKEND, GRADER_VERSION, JOB_ID, KIND, KINDS, _mlflow, active_run_id, close_orphans, dep_tags, find_runs,
-    flatten, git_state, log_artifact, log_dict, log_figure, log_input_file, log_metrics, log_params, log_table,
-    log_text, orphaned, process_tags, set_tags, setup, stage_run,
+    active_run_id,
+    close_orphans,
+    dep_tags,
+    find_runs,
+    flatten,
+    git_state,
+    log_artifact,
+    log_dict,
+    log_figure,
+    log_input_file,
+    log_metrics,
+    log_params,
+    log_table,
+    log_text,
+    orphaned,
+    process_tags,
+    set_tags,
+    stage_run,
 )
-from rftlab.tracking.store import tracking_uri
+from rftlab.tracking.store import mlflow_api, tracking_uri
 
 __all__ = [
-    "BACKEND", "GRADER_VERSION", "JOB_ID", "KIND", "KINDS", "_mlflow", "active_run_id", "child_runs", "close_orphans",
+    "mlflow_api", "active_run_id", "child_runs", "close_orphans",
     "dep_tags", "download_artifact", "find_model_versions", "find_runs", "flatten", "get_run", "git_state",
     "load_pyfunc", "log_artifact", "log_child_run", "log_dict", "log_figure", "log_input_file", "log_metrics",
     "log_metrics_to", "log_params", "log_pyfunc_model", "log_table", "log_text", "metric_history", "metric_points",

@@ -16,8 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
+from rftlab.config import PARAMS_FILE, params_mapping, project_root
+
 MAX_CHANGES = 3
-SPEC_HASH = "rftlab.spec_hash"  # the job's full spec hash (its id carries the first 12 hex digits)
+SPEC_HASH = contracts.SPEC_HASH  # the job's full spec hash (its id carries the first 12 hex digits)
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -71,22 +74,15 @@ def spec_changes(hyperparameters: Mapping[str, Any], baseline: Mapping[str, Any]
 def job_run_name(job_id: str, hyperparameters: Mapping[str, Any] | None = None, backend: str | None = None) -> str:
     """The name a new job run gets in this checkout (falls back to the job id outside git). With
     the job's `hyperparameters`, those that differ from the baseline's count as changes too."""
-    import yaml
-
-    from rftlab.config import project_root
-
     root = project_root()
     label = os.environ.get("DVC_EXP_NAME")
     baseline_rev = os.environ.get("DVC_EXP_BASELINE_REV") or "HEAD"
     if not label:
         branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
         label = branch if branch and branch != "HEAD" else _git(root, "rev-parse", "--short", "HEAD")
-    try:
-        current = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {}
-        committed = _git(root, "show", f"{baseline_rev}:params.yaml")
-        baseline = (yaml.safe_load(committed) or {}) if committed is not None else current
-    except (OSError, yaml.YAMLError):
-        current = baseline = {}
+    current = params_mapping()
+    committed = _git(root, "show", f"{baseline_rev}:{PARAMS_FILE}")
+    baseline = params_mapping(committed, f"{baseline_rev}:{PARAMS_FILE}") if committed is not None else current
     changes = changed_params(current, baseline)
     if hyperparameters and backend:
         changes.update({k: v for k, v in spec_changes(hyperparameters, baseline, backend).items() if k not in changes})

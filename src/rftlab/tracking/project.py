@@ -18,13 +18,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from rftlab import contracts
 from rftlab.errors import ConfigError, InputError
 
 KEEP = "keep"
 # The stage runs `dvc repro` logs under the project run (the evaluate stage's `evaluation` run is nested
 # under the rft-job run it evaluates, which carries the latest evaluation's headline eval/* numbers).
-PIPELINE_KINDS = ("ingest", "profile", "calibration", "grader-check", "prompts", "base-model", "preflight", "rft-job")
-EVAL_METRIC = "eval/tuned_mean"
+PIPELINE_KINDS = ("ingest", "profile", "calibration", contracts.GRADER_CHECK, "prompts", contracts.BASE_MODEL, "preflight", contracts.RFT_JOB)
+EVAL_METRIC = contracts.EVAL_TUNED_MEAN
 
 
 def overrides(assignments: Sequence[str]) -> list[str]:
@@ -81,7 +82,7 @@ def check_pipeline(report: dict[str, Any], expected: Sequence[str] = PIPELINE_KI
         if not runs:
             problems.append(f"no {kind} run under project run {report['run_id']}")
         problems += [f"{kind} run {r['run_id']} is {r['status']}" for r in runs if r["status"] != "FINISHED"]
-    if "rft-job" in expected and not any(EVAL_METRIC in r["metrics"] for r in report["kinds"].get("rft-job", [])):
+    if contracts.RFT_JOB in expected and not any(EVAL_METRIC in r["metrics"] for r in report["kinds"].get(contracts.RFT_JOB, [])):
         problems.append(f"no rft-job run carries the evaluation ({EVAL_METRIC})")
     return problems
 

@@ -9,9 +9,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
 from rftlab.config import load_params
-from rftlab.tracking.runs import KIND, KINDS, _mlflow, flatten, process_tags, use_experiment
-from rftlab.tracking.store import open_store, tracking_uri
+from rftlab.tracking.experiment import use_experiment
+from rftlab.tracking.runs import flatten, process_tags
+from rftlab.tracking.store import mlflow_api, open_store, tracking_uri
 
 
 def get_run(run_id: str) -> Any:
@@ -22,7 +24,7 @@ def get_run(run_id: str) -> Any:
 
     open_store()
     try:
-        return _mlflow().MlflowClient().get_run(run_id)
+        return mlflow_api().MlflowClient().get_run(run_id)
     except MlflowException:
         raise InputError(f"MLflow run {run_id!r} not found in {tracking_uri()}") from None
 
@@ -33,7 +35,7 @@ def run_exists(run_id: str) -> bool:
 
     open_store()
     try:
-        return _mlflow().MlflowClient().get_run(run_id).info.lifecycle_stage == "active"
+        return mlflow_api().MlflowClient().get_run(run_id).info.lifecycle_stage == "active"
     except MlflowException:
         return False
 
@@ -45,12 +47,12 @@ def resume_run(run_id: str) -> Iterator[Any]:
     Unlike `stage_run`, a failure inside the block does not mark the run FAILED: the run
     records a finished job, and a failed follow-up (e.g. evaluation) must not rewrite that.
     """
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     run = get_run(run_id)
-    if run.data.tags.get(KIND, "") not in KINDS:
+    if run.data.tags.get(contracts.KIND, "") not in contracts.RUN_KINDS:
         from rftlab.errors import InputError
 
-        raise InputError(f"MLflow run {run_id} has no known {KIND} tag (got {run.data.tags.get(KIND)!r})")
+        raise InputError(f"MLflow run {run_id} has no known {contracts.KIND} tag (got {run.data.tags.get(contracts.KIND)!r})")
     status = run.info.status if run.info.status != "RUNNING" else "FINISHED"
     use_experiment(run.info.experiment_id)  # start_run refuses a mismatch
     outer = os.environ.pop("MLFLOW_RUN_ID", None)
@@ -68,7 +70,7 @@ def resume_run(run_id: str) -> Iterator[Any]:
 def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
     """(step, value) pairs of one metric of a run, in step order."""
     open_store()
-    hist = _mlflow().MlflowClient().get_metric_history(run_id, key)
+    hist = mlflow_api().MlflowClient().get_metric_history(run_id, key)
     return sorted((int(m.step), float(m.value)) for m in hist)
 
 
@@ -80,7 +82,7 @@ def download_artifact(run_id: str, artifact_path: str, dst: str | os.PathLike) -
     open_store()
     Path(dst).mkdir(parents=True, exist_ok=True)
     try:
-        return Path(_mlflow().artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=str(dst)))
+        return Path(mlflow_api().artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=str(dst)))
     except (MlflowException, OSError):
         return None
 
@@ -106,13 +108,13 @@ def log_child_run(
 
     from mlflow.entities import Metric, Param
 
-    if kind not in KINDS:
+    if kind not in contracts.RUN_KINDS:
         raise ValueError(f"unknown run kind {kind!r}")
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     open_store()
     client = mlflow.MlflowClient()
     parent = parent if parent is not None else client.get_run(parent_run_id)
-    all_tags = {KIND: kind, "mlflow.parentRunId": parent_run_id, **{k: str(v) for k, v in (tags or {}).items()},
+    all_tags = {contracts.KIND: kind, "mlflow.parentRunId": parent_run_id, **{k: str(v) for k, v in (tags or {}).items()},
                 **process_tags()}
     for key in ("rftlab.git_commit", "mlflow.source.git.commit"):
         if key in parent.data.tags:
@@ -133,7 +135,7 @@ def runs_of_kind(kind: str, *, experiment: str | None = None) -> list[Any]:
     """Runs tagged `rftlab.kind = kind` in an existing experiment, newest first (never creates one)."""
     from rftlab.errors import InputError
 
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     open_store()
     name = experiment or load_params().tracking.experiment
     exp = mlflow.MlflowClient().get_experiment_by_name(name)
@@ -141,7 +143,7 @@ def runs_of_kind(kind: str, *, experiment: str | None = None) -> list[Any]:
         raise InputError(f"MLflow experiment {name!r} not found in {tracking_uri()}")
     return mlflow.search_runs(
         experiment_ids=[exp.experiment_id],
-        filter_string=f"tags.`{KIND}` = '{kind}'",
+        filter_string=f"tags.`{contracts.KIND}` = '{kind}'",
         order_by=["attributes.start_time DESC"],
         output_format="list",
     )
@@ -150,13 +152,13 @@ def runs_of_kind(kind: str, *, experiment: str | None = None) -> list[Any]:
 def set_run_status(run_id: str, status: str) -> None:
     """Mark a closed run FINISHED/FAILED/KILLED (e.g. a synced Bedrock job that failed or was stopped)."""
     open_store()
-    _mlflow().MlflowClient().set_terminated(run_id, status=status)
+    mlflow_api().MlflowClient().set_terminated(run_id, status=status)
 
 
 def tag_run(run_id: str, tags: dict[str, Any]) -> None:
     """Set tags on a run that is not the active one (e.g. a search tagging its trials' job runs)."""
     open_store()
-    client = _mlflow().MlflowClient()
+    client = mlflow_api().MlflowClient()
     for key, value in tags.items():
         client.set_tag(run_id, key, "" if value is None else str(value)[:5000])
 
@@ -172,13 +174,13 @@ def log_metrics_to(run_id: str, metrics: Mapping[str, float | None], step: int =
     now = int(time.time() * 1000)
     rows = [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if v is not None]
     if rows:
-        _mlflow().MlflowClient().log_batch(run_id, metrics=rows)
+        mlflow_api().MlflowClient().log_batch(run_id, metrics=rows)
 
 
 def metric_points(run_id: str) -> dict[str, dict[int, float]]:
     """Metric key -> {step: value} already logged in a run (what a resumed writer must not log again)."""
     open_store()
-    client = _mlflow().MlflowClient()
+    client = mlflow_api().MlflowClient()
     keys = client.get_run(run_id).data.metrics
     return {key: {int(m.step): float(m.value) for m in client.get_metric_history(run_id, key)} for key in keys}
 
@@ -186,7 +188,7 @@ def metric_points(run_id: str) -> dict[str, dict[int, float]]:
 def child_runs(parent_run_id: str, kind: str | None = None) -> list[Any]:
     """Runs nested under `parent_run_id` (optionally of one kind), newest first."""
     open_store()
-    run = _mlflow().MlflowClient().get_run(parent_run_id)
-    filt = f"tags.`mlflow.parentRunId` = '{parent_run_id}'" + (f" and tags.`{KIND}` = '{kind}'" if kind else "")
-    return _mlflow().search_runs(experiment_ids=[run.info.experiment_id], filter_string=filt,
+    run = mlflow_api().MlflowClient().get_run(parent_run_id)
+    filt = f"tags.`mlflow.parentRunId` = '{parent_run_id}'" + (f" and tags.`{contracts.KIND}` = '{kind}'" if kind else "")
+    return mlflow_api().search_runs(experiment_ids=[run.info.experiment_id], filter_string=filt,
                                  order_by=["attributes.start_time DESC"], output_format="list")

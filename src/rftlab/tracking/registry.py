@@ -13,8 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from rftlab.tracking.runs import _mlflow
-from rftlab.tracking.store import open_store, sqlite_path
+from rftlab.tracking.store import mlflow_api, open_store, sqlite_path
 
 CONTENT = "rftlab.content_md5"
 
@@ -25,14 +24,14 @@ def model_version_by_alias(name: str, alias: str) -> Any | None:
 
     open_store()
     try:
-        return _mlflow().MlflowClient().get_model_version_by_alias(name, alias)
+        return mlflow_api().MlflowClient().get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
 
 
 def set_model_version_tags(name: str, version: str, tags: Mapping[str, Any]) -> None:
     open_store()
-    client = _mlflow().MlflowClient()
+    client = mlflow_api().MlflowClient()
     for k, v in tags.items():
         client.set_model_version_tag(name, str(version), k, str(v))
 
@@ -54,7 +53,7 @@ def log_pyfunc_model(
     """
     import pandas as pd
 
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
 
     class _Model(mlflow.pyfunc.PythonModel):
         def load_context(self, context):  # noqa: ANN001
@@ -111,12 +110,12 @@ def registry_lock() -> Iterator[None]:
 
 def set_model_alias(model_name: str, alias: str, version: str) -> None:
     open_store()
-    _mlflow().MlflowClient().set_registered_model_alias(model_name, alias, str(version))
+    mlflow_api().MlflowClient().set_registered_model_alias(model_name, alias, str(version))
 
 
 def find_model_versions(model_name: str, tag: str, value: str) -> list[Any]:
     """Registered versions of `model_name` whose tag equals value (e.g. a grader version)."""
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     open_store()
     safe = value.replace("'", "\\'")
     try:
@@ -127,4 +126,4 @@ def find_model_versions(model_name: str, tag: str, value: str) -> list[Any]:
 
 
 def load_pyfunc(model_uri: str) -> Any:
-    return _mlflow().pyfunc.load_model(model_uri)
+    return mlflow_api().pyfunc.load_model(model_uri)

@@ -23,11 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
 from rftlab.tracking.runs import JOB_ID, KIND, find_runs, log_metrics, stage_run
 
 STAGE, STAGE_MD5, RESTORED = "rftlab.dvc.stage", "rftlab.dvc.stage_md5", "rftlab.restored"
 STAGE_KINDS = {"sample": "sample", "ingest": "ingest", "profile": "profile", "calibrate": "calibration",
-               "check": "grader-check", "prompts": "prompts", "base_model": "base-model", "rft": "rft-job",
+               "check": contracts.GRADER_CHECK, "prompts": "prompts", "base_model": contracts.BASE_MODEL, "rft": contracts.RFT_JOB,
                "evaluate": "evaluation"}
 JOB_RECORD = "data/rft/job.json"
 
@@ -109,7 +110,7 @@ def record(lock: Path, root: Path | None = None) -> dict[str, str]:
             continue
         parent = None
         if kind == "evaluation" and job_id:
-            jobs = [r for r in find_runs(JOB_ID, job_id) if r.data.tags.get(KIND) == "rft-job"]
+            jobs = [r for r in find_runs(JOB_ID, job_id) if r.data.tags.get(KIND) == contracts.RFT_JOB]
             parent = jobs[0].info.run_id if jobs else None
         tags.update({RESTORED: "true", **{f"dvc.dep.{p}": m for p, m in _digests(entry.get("deps")).items()}})
         if job_id:

@@ -20,57 +20,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from rftlab.config import load_params, project_root
+from rftlab import contracts
+from rftlab.config import project_root
 from rftlab.io import path_md5
-from rftlab.privacy.redact import redact_obj, redact_params, redact_text
 from rftlab.locks import hostname, process_alive, process_token
-from rftlab.tracking.store import ensure_experiment, open_store
+from rftlab.privacy.redact import redact_obj, redact_params, redact_text
+from rftlab.tracking.experiment import setup
+from rftlab.tracking.store import mlflow_api
 
 log = logging.getLogger(__name__)
 
-KIND = "rftlab.kind"
-GRADER_VERSION = "rftlab.grader_version"
-JOB_ID = "rftlab.job_id"
-BACKEND = "rftlab.backend"
 PID, HOST = "rftlab.pid", "rftlab.host"  # the process holding a RUNNING run (locks.process_token)
-KINDS = {
-    "ingest", "sample", "profile", "calibration", "calibration-trial", "grader-check", "prompts",
-    "base-model", "rft-job", "evaluation", "search", "grader", "preflight", "comparison",
-}
-
-
-def _mlflow():
-    import mlflow
-
-    return mlflow
-
-
-def use_experiment(experiment_id: str):
-    """mlflow.set_experiment without its side effect on os.environ: it exports MLFLOW_EXPERIMENT_ID,
-    which every process started afterwards inherits (an `mlflow run --experiment-name` child then
-    refuses both options; a dvc stage would log to this experiment whatever its params say)."""
-    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
-    try:
-        return _mlflow().set_experiment(experiment_id=experiment_id)
-    finally:
-        if before is None:
-            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
-        else:
-            os.environ["MLFLOW_EXPERIMENT_ID"] = before
-
-
-def setup(experiment: str | None = None) -> str:
-    """Point MLflow at the project's store and experiment; returns the experiment id."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # store-migration chatter only with -v
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
-    open_store()  # first-time schema setup under a file lock (store.py)
-    name = experiment or load_params().tracking.experiment
-    exp = use_experiment(ensure_experiment(name))  # artifacts follow the store (store.py)
-    from rftlab.tracking.views import describe_once
-
-    describe_once(exp.experiment_id)  # kind, description and the saved job view mlflow ui opens on (views.py)
-    return exp.experiment_id
 
 
 def process_tags() -> dict[str, str]:
@@ -138,9 +98,9 @@ def stage_run(
     Under `mlflow run` (MLFLOW_RUN_ID set) each stage becomes a child of that run rather
     than writing into it, so stages cannot clash over immutable params.
     """
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     exp_id = setup(experiment)
-    if kind not in KINDS:
+    if kind not in contracts.RUN_KINDS:
         raise ValueError(f"unknown run kind {kind!r}")
     try:
         close_orphans(experiment_id=exp_id)  # what a killed predecessor left RUNNING (any stage of this experiment)
@@ -162,7 +122,7 @@ def stage_run(
         raise
     status = "FAILED"
     try:
-        all_tags = {KIND: kind, **dep_tags(deps), **(tags or {}), **process_tags()}
+        all_tags = {contracts.KIND: kind, **dep_tags(deps), **(tags or {}), **process_tags()}
         git = git_state()
         if git:
             all_tags.update({"rftlab.git_commit": git["commit"], "rftlab.git_dirty": str(git["dirty"]).lower()})
@@ -196,7 +156,7 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     flat = {k: ("" if v is None else str(v))[:6000] for k, v in redact_params(flatten(params)).items()}
     items = list(flat.items())
     for i in range(0, len(items), 100):
@@ -206,31 +166,31 @@ def log_params(params: Mapping[str, Any]) -> None:
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
     clean = {k: float(v) for k, v in metrics.items() if v is not None}
     if clean:
-        _mlflow().log_metrics(clean, step=step)
+        mlflow_api().log_metrics(clean, step=step)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
-    _mlflow().set_tags(redact_params({k: str(v) for k, v in tags.items()}))
+    mlflow_api().set_tags(redact_params({k: str(v) for k, v in tags.items()}))
 
 
 def log_artifact(path: str | os.PathLike, artifact_path: str | None = None) -> None:
-    _mlflow().log_artifact(str(path), artifact_path=artifact_path)
+    mlflow_api().log_artifact(str(path), artifact_path=artifact_path)
 
 
 def log_dict(obj: Any, artifact_file: str) -> None:
-    _mlflow().log_dict(redact_obj(obj), artifact_file)
+    mlflow_api().log_dict(redact_obj(obj), artifact_file)
 
 
 def log_text(text: str, artifact_file: str) -> None:
-    _mlflow().log_text(redact_text(text), artifact_file)
+    mlflow_api().log_text(redact_text(text), artifact_file)
 
 
 def log_figure(fig: Any, artifact_file: str) -> None:
-    _mlflow().log_figure(fig, artifact_file)
+    mlflow_api().log_figure(fig, artifact_file)
 
 
 def log_table(data: Any, artifact_file: str) -> None:
-    _mlflow().log_table(data=data, artifact_file=artifact_file)
+    mlflow_api().log_table(data=data, artifact_file=artifact_file)
 
 
 def log_input_file(path: str | os.PathLike, *, name: str | None = None, context: str = "input") -> str:
@@ -246,7 +206,7 @@ def log_input_file(path: str | os.PathLike, *, name: str | None = None, context:
     dataset = MetaDataset(source=source, name=name or p.name, digest=digest[:32])
     for attempt in range(3):
         try:
-            _mlflow().log_input(dataset, context=context)
+            mlflow_api().log_input(dataset, context=context)
             break
         except Exception as exc:  # two processes logging one new dataset at once: the loser finds it on a retry
             text = str(exc).lower()
@@ -260,10 +220,10 @@ def find_runs(tag: str, value: str, *, experiment: str | None = None, kind: str 
     """Runs of the experiment whose `tag` equals `value` (and of `kind`), newest first.
 
     A job's evaluations carry its `rftlab.job_id` too: look a job's own run up with kind="rft-job"."""
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     exp_id = setup(experiment)
     safe = value.replace("'", "\\'")
-    only = f" and tags.`{KIND}` = '{kind}'" if kind else ""
+    only = f" and tags.`{contracts.KIND}` = '{kind}'" if kind else ""
     return mlflow.search_runs(
         experiment_ids=[exp_id],
         filter_string=f"tags.`{tag}` = '{safe}'{only}",
@@ -290,7 +250,7 @@ def close_orphans(tag: str | None = None, value: str | None = None, status: str 
     gone). Without: every RUNNING run of the experiment that names its process. A run still
     held by a live process (another worker, another pipeline) or by another host is left alone.
     """
-    mlflow = _mlflow()
+    mlflow = mlflow_api()
     if tag is not None:
         runs = find_runs(tag, str(value))
     else:
@@ -300,7 +260,7 @@ def close_orphans(tag: str | None = None, value: str | None = None, status: str 
     client = mlflow.MlflowClient()  # after find_runs/setup: the store is open (its schema made under the lock)
     n = 0
     for run in runs:
-        if (kind is None or run.data.tags.get(KIND) == kind) and orphaned(run):
+        if (kind is None or run.data.tags.get(contracts.KIND) == kind) and orphaned(run):
             client.set_terminated(run.info.run_id, status=status)
             n += 1
     if n:
@@ -309,5 +269,5 @@ def close_orphans(tag: str | None = None, value: str | None = None, status: str 
 
 
 def active_run_id() -> str | None:
-    run = _mlflow().active_run()
+    run = mlflow_api().active_run()
     return run.info.run_id if run else None

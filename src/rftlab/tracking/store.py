@@ -27,6 +27,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from rftlab.config import project_root
 
@@ -34,6 +35,13 @@ log = logging.getLogger(__name__)
 
 SQLITE = "sqlite:///"
 _EXPS = (".dvc", "tmp", "exps")
+
+
+def mlflow_api() -> Any:
+    """The mlflow module, imported on first use: commands that never track stay fast."""
+    import mlflow
+
+    return mlflow
 
 
 def workspace_root(start: Path | None = None) -> Path:

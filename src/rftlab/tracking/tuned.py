@@ -23,11 +23,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rftlab import contracts
+
 log = logging.getLogger(__name__)
 
 REGISTERED = "rftlab-style"
 BEST = "best"
-JOB_TAG = "rftlab.job_id"
+JOB_TAG = contracts.JOB_ID
 UPLIFT_TAG, WIN_TAG = "rftlab.eval.uplift_pct", "rftlab.eval.win_rate"
 CODE = Path(__file__).with_name("tuned_chat_model.py")
 DESCRIPTION = ("Chat models tuned toward one person's writing style by rftlab, one version per RFT job "
@@ -35,15 +37,12 @@ DESCRIPTION = ("Chat models tuned toward one person's writing style by rftlab, o
                "Alias `best`: the evaluated version with the highest uplift (rftlab.eval.uplift_pct).")
 
 
-def model_tags(record: Mapping[str, Any]) -> dict[str, str]:
-    """Tags of a job's model and model version, from its job record (data/rft/job.json; pure)."""
-    tags = {JOB_TAG: record["job_id"], "rftlab.backend": record.get("backend"),
-            "rftlab.grader_version": record.get("grader_version"), "rftlab.base_model": record.get("base_model"),
-            "rftlab.spec_hash": record.get("spec_hash")}
-    if record.get("backend") == "bedrock":
-        tags["rftlab.custom_model_arn"] = record.get("model_id")
-    elif record.get("backend") == "openai":
-        tags["rftlab.fine_tuned_model"] = record.get("model_id")
+def model_tags(record: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Tags of a job's model and model version, from its job record (data/rft/job.json) and what its
+    backend adds (`extra`, e.g. a remote model's ARN: the plugin's model_tags; pure)."""
+    tags = {JOB_TAG: record["job_id"], contracts.BACKEND: record.get("backend"),
+            contracts.GRADER_VERSION: record.get("grader_version"), "rftlab.base_model": record.get("base_model"),
+            contracts.SPEC_HASH: record.get("spec_hash"), **(extra or {})}
     return {k: str(v) for k, v in tags.items() if v not in (None, "")}
 
 
@@ -82,8 +81,11 @@ def _save_local(model_dir: Path, dst: Path) -> None:
                                                                         f"transformers=={transformers.__version__}"])
 
 
-def log_tuned_model(record: Mapping[str, Any], *, run_id: str | None, model_dir: str | Path | None = None) -> Any:
-    """Log and register the job's model (once per job); returns its model version."""
+def log_tuned_model(record: Mapping[str, Any], *, run_id: str | None, model_dir: str | Path | None = None,
+                    tags: Mapping[str, str] | None = None) -> Any:
+    """Log and register the job's model (once per job); returns its model version. `model_dir`: the
+    weights, when the job left them on this machine (logged as a pyfunc chat model); `tags`: what the
+    backend adds to the model's tags."""
     existing = version_of(record["job_id"])
     if existing is not None:
         return existing
@@ -91,8 +93,9 @@ def log_tuned_model(record: Mapping[str, Any], *, run_id: str | None, model_dir:
     from rftlab.tracking.runs import setup
 
     exp_id = setup()
-    tags = model_tags(record)
-    local = record.get("backend") == "local" and model_dir is not None and Path(model_dir).is_dir()
+    extra = tags
+    tags = model_tags(record, extra)
+    local = model_dir is not None and Path(model_dir).is_dir()
     params = {f"hp.{k}": str(v) for k, v in (record.get("hyperparameters") or {}).items() if v is not None}
     model = client.create_logged_model(exp_id, name=str(record["job_id"]).rsplit("/", 1)[-1][:200], source_run_id=run_id,
                                        tags=tags, params=params,
@@ -147,7 +150,7 @@ def record_deployment(job_id: str, deployment_arn: str) -> None:
 
 def record_evaluation(job_id: str, metrics: Mapping[str, Any]) -> str | None:
     """Tag the job's version with its evaluation; move `best` to the highest uplift. Returns the best version."""
-    version = _tag(job_id, {UPLIFT_TAG: metrics.get("eval/uplift_pct"), WIN_TAG: metrics.get("eval/win_rate")})
+    version = _tag(job_id, {UPLIFT_TAG: metrics.get(contracts.EVAL_UPLIFT_PCT), WIN_TAG: metrics.get(contracts.EVAL_WIN_RATE)})
     if version is None:
         return None
     client = _client()

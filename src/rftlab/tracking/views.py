@@ -20,6 +20,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rftlab import contracts
+
 log = logging.getLogger(__name__)
 
 VIEW_ID = "rft-jobs"
@@ -27,13 +29,13 @@ VIEW_TAG = f"mlflow.sharedViewState.{VIEW_ID}"
 NOTE_TAG = "mlflow.note.content"
 NOTE_DIGEST = "rftlab.note_digest"             # what rftlab last wrote; another digest = edited by a user
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"  # a classic ML experiment, not GenAI
-JOB_FILTER = 'tags.`rftlab.kind` = "rft-job"'
+JOB_FILTER = f'tags.`{contracts.KIND}` = "{contracts.RFT_JOB}"'
 # Hyperparameters shown even when every job shares them (the names each backend uses, docs/hyperparameters.md).
 CORE_HP = ("learningRate", "batchSize", "learning_rate_multiplier", "batch_size")
-TAG_COLUMNS = ("rftlab.grader_version", "rftlab.backend")
-METRIC_COLUMNS = ("eval/uplift_pct", "eval/win_rate", "val/reward_mean", "cost_usd")  # + the Duration attribute
-REWARD_CHARTS = ("train/reward_mean", "val/reward_mean", "train/reward_std")
-SUMMARY_CHARTS = ("eval/uplift_pct", "eval/win_rate", "cost_usd", "duration_min")
+TAG_COLUMNS = (contracts.GRADER_VERSION, contracts.BACKEND)
+METRIC_COLUMNS = (contracts.EVAL_UPLIFT_PCT, contracts.EVAL_WIN_RATE, contracts.VAL_REWARD_MEAN, contracts.COST_USD)  # + the Duration attribute
+REWARD_CHARTS = (contracts.TRAIN_REWARD_MEAN, contracts.VAL_REWARD_MEAN, contracts.TRAIN_REWARD_STD)
+SUMMARY_CHARTS = (contracts.EVAL_UPLIFT_PCT, contracts.EVAL_WIN_RATE, contracts.COST_USD, contracts.DURATION_MIN)
 
 
 def job_view_path(experiment_id: str) -> str:
@@ -138,85 +140,4 @@ def experiment_tags(current: Mapping[str, str], experiment_id: str, *, hp_keys: 
     return out
 
 
-_DONE: set[tuple[str, str]] = set()
-
-
-def refresh(experiment_id: str | None = None, *, comparison_run_id: str | None = None, jobs: bool = True) -> None:
-    """Bring the experiment's kind, description and job view up to date (never raises: display only)."""
-    try:
-        _refresh(experiment_id, comparison_run_id=comparison_run_id, jobs=jobs)
-    except Exception as exc:  # the UI's conveniences must never fail a stage
-        log.warning("could not update the MLflow experiment's description and job view: %s", exc)
-
-
-def describe_once(experiment_id: str) -> None:
-    """`refresh` once per process and store (called whenever a command points MLflow at its experiment)."""
-    from rftlab.tracking.store import tracking_uri
-
-    key = (tracking_uri(), experiment_id)
-    if key not in _DONE:
-        _DONE.add(key)
-        refresh(experiment_id, jobs=False)
-
-
-def _refresh(experiment_id: str | None, *, comparison_run_id: str | None, jobs: bool) -> None:
-    import time
-
-    import mlflow
-
-    from rftlab.tracking.runs import KIND as KIND_KEY
-    from rftlab.tracking.runs import setup
-
-    exp_id = experiment_id or setup()
-    client = mlflow.MlflowClient()
-    exp = client.get_experiment(exp_id)
-    current = dict(exp.tags)
-    if jobs:
-        runs = client.search_runs([exp_id], f"tags.`{KIND_KEY}` = 'rft-job'", max_results=500)
-        hp_keys = hp_columns(r.data.params for r in runs)
-    else:  # first contact: keep an existing view's columns
-        try:
-            cols = json.loads(json.loads(current[VIEW_TAG])["state"])["selectedColumns"]
-            hp_keys = [c[len("params.`"):-1] for c in cols if c.startswith("params.`")]
-        except (KeyError, TypeError, ValueError):
-            hp_keys = [f"hp.{k}" for k in CORE_HP[:2]]
-    for key, value in experiment_tags(current, exp_id, hp_keys=hp_keys, comparison_run_id=comparison_run_id,
-                                      now_ms=int(time.time() * 1000)).items():
-        client.set_experiment_tag(exp_id, key, value)
-
-
 COMPARISON_RUN = "job comparison"
-
-
-def publish_report(folder: Any, *, study: str | None = None, experiment: str | None = None) -> str | None:
-    """Log a rendered comparison report (folder -> artifacts `compare/`) to the study's `search` run,
-    else to the experiment's one `comparison` run, whose link the description then shows. Neither
-    run is reopened (its status and times stay). Returns the run id, None when the store refused."""
-    try:
-        import mlflow
-
-        from rftlab.tracking.runs import KIND as KIND_KEY
-        from rftlab.tracking.runs import setup
-
-        exp_id = setup(experiment)
-        client = mlflow.MlflowClient()
-        run_id = None
-        if study is not None:
-            safe = study.replace("'", "\\'")
-            found = client.search_runs([exp_id], f"tags.`{KIND_KEY}` = 'search' and tags.`rftlab.study` = '{safe}'",
-                                       max_results=1)
-            run_id = found[0].info.run_id if found else None
-        if run_id is None:
-            found = client.search_runs([exp_id], f"tags.`{KIND_KEY}` = 'comparison'", max_results=1,
-                                       order_by=["attributes.start_time ASC"])
-            if found:
-                run_id = found[0].info.run_id
-            else:
-                run_id = client.create_run(exp_id, run_name=COMPARISON_RUN, tags={KIND_KEY: "comparison"}).info.run_id
-                client.set_terminated(run_id, "FINISHED")
-            refresh(exp_id, comparison_run_id=run_id)
-        client.log_artifacts(run_id, str(folder), "compare")
-        return run_id
-    except Exception as exc:  # the report file the user asked for exists either way
-        log.warning("comparison report not logged to MLflow: %s", exc)
-        return None

@@ -1,0 +1,33 @@
+"""The names rftlab promises its users (docs/contracts.md#mlflow-layout): MLflow tags, run kinds and
+metric names people filter and chart by, defined once and imported everywhere. Changing one is a
+breaking change for every saved view, notebook and dashboard that uses it.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------- tags
+KIND = "rftlab.kind"                      # what a run is (one of RUN_KINDS)
+GRADER_VERSION = "rftlab.grader_version"  # the grader bundle's content-hash version
+JOB_ID = "rftlab.job_id"                  # an RFT job's id (a Bedrock job ARN, an API job id, rft-local-...)
+BACKEND = "rftlab.backend"                # the backend that ran the job (rft.backend)
+SPEC_HASH = "rftlab.spec_hash"            # the job spec's hash: the job a preflight or run belongs to
+STUDY = "rftlab.study"                    # an Optuna study's name (calibration, search)
+
+# ---------------------------------------------------------------------------- run kinds (tag rftlab.kind)
+INGEST, SAMPLE, PROFILE = "ingest", "sample", "profile"
+CALIBRATION, CALIBRATION_TRIAL, GRADER_CHECK = "calibration", "calibration-trial", "grader-check"
+PROMPTS, BASE_MODEL, PREFLIGHT = "prompts", "base-model", "preflight"
+RFT_JOB, EVALUATION, SEARCH, GRADER, COMPARISON = "rft-job", "evaluation", "search", "grader", "comparison"
+RUN_KINDS = frozenset({INGEST, SAMPLE, PROFILE, CALIBRATION, CALIBRATION_TRIAL, GRADER_CHECK, PROMPTS, BASE_MODEL,
+                       RFT_JOB, EVALUATION, SEARCH, GRADER, PREFLIGHT, COMPARISON})
+
+# ---------------------------------------------------------------------------- metrics
+TRAIN_REWARD_MEAN = "train/reward_mean"   # step metrics of a job: the grader's mean reward on its rollouts
+TRAIN_REWARD_STD = "train/reward_std"
+VAL_REWARD_MEAN = "val/reward_mean"       # ... on the validation prompts
+COST_USD = "cost_usd"                     # a job's cost (an estimate where the service publishes no price)
+DURATION_MIN = "duration_min"
+EVAL_BASE_MEAN = "eval/base_mean"         # evaluation: mean grader score of the base and the tuned model
+EVAL_TUNED_MEAN = "eval/tuned_mean"
+EVAL_UPLIFT_PCT = "eval/uplift_pct"       # percent: 100 * (tuned - base) / base
+EVAL_WIN_RATE = "eval/win_rate"           # 0-1: share of prompts where tuned beats base
