@@ -23,10 +23,10 @@ def messages(n: int = 160) -> list[dict]:
 
 def build_project(d: Path, params: dict | None = None) -> Path:
     """params.yaml (local backend, 4 steps), base/ model, grader.json, train.jsonl (40), val.jsonl (4)."""
-    from rftlab.grader.bundle import make_bundle, write_bundle
-    from rftlab.io import write_jsonl
     from rftlab.backends.local.base_model import build_model, lm_train
     from rftlab.backends.local.chat import train_tokenizer, training_texts
+    from rftlab.grader.bundle import make_bundle, write_bundle
+    from rftlab.io import write_jsonl
     from rftlab.style.profile import build_profile
 
     rows = messages()

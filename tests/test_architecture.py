@@ -49,7 +49,7 @@ def test_every_backend_registers_through_the_entry_point_group():
     found = plugins.plugins()
     assert {"local", "bedrock", "bedrock_open_weight"} <= set(found)
     for name, plugin in found.items():
-        assert plugin.name == name and plugin.summary and "hyperparameters" in plugin.params_model.model_fields
+        assert plugin.name == name and plugin.summary and "hyperparameters" in plugin.params_section().model_fields
 
 
 def test_no_code_outside_a_backends_folder_decides_on_a_backends_name():

@@ -77,7 +77,9 @@ class EchoJobs:
 class EchoPlugin(BackendPlugin):
     name = "echo"
     summary = "canned replies (rftlab's plugin test)"
-    params_model = EchoParams
+
+    def params_section(self):
+        return EchoParams
 
     def spec(self, rft, requested):
         return requested or "echo-base", {}

@@ -6,14 +6,23 @@ import datetime as dt
 import json
 
 import pytest
+from bedrock_support import (  # fixtures come from conftest's pytest_plugins
+    BUCKET,
+    JOB_ARN,
+    JOB_FOLDER,
+    MODEL_ARN,
+    REGION,
+    T0,
+    job_response,
+    put_metrics_csv,
+    rft_params,
+    write_params,
+)
 from typer.testing import CliRunner
 
 from rftlab import contracts
 from rftlab.aws import AwsError
 from rftlab.cli import app
-from bedrock_support import (  # fixtures come from conftest's pytest_plugins
-    BUCKET, JOB_ARN, JOB_FOLDER, MODEL_ARN, REGION, T0, job_response, put_metrics_csv, rft_params, write_params,
-)
 
 runner = CliRunner()
 OTHER_ARN = JOB_ARN.replace("abcdef123456", "0123456789ab")
@@ -133,8 +142,7 @@ def test_access_denied_names_the_missing_permission(project, bedrock, no_sleep):
 def test_launch_refuses_untrusted_role(project, bedrock, monkeypatch):
     import json
 
-    from rftlab.aws import client
-    from rftlab.aws import AwsError
+    from rftlab.aws import AwsError, client
 
     client("iam", REGION).update_assume_role_policy(RoleName="rftlab-bedrock-rft", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from bedrock_support import (  # fixtures come from conftest's pytest_plugins
-    ACCOUNT, GRADER_VERSION, REGION, rft_params, write_prompts,
+    ACCOUNT,
+    GRADER_VERSION,
+    REGION,
+    rft_params,
+    write_prompts,
 )
 
 
 # ---------------------------------------------------------------------------- grader deployment
 def test_no_docker_prints_push_commands_and_creates_the_repository(project, aws):
     from rftlab.aws import client
-    from rftlab.errors import ConfigError
     from rftlab.backends.bedrock.grader import image_for
+    from rftlab.errors import ConfigError
 
     (project / "build/grader").mkdir(parents=True)
     (project / "build/grader/Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.13\n")
@@ -101,8 +104,8 @@ def test_lambda_timeout_below_60_is_a_config_error(tmp_path):
 def test_smoke_test_rejects_a_handler_that_breaks_the_contract(project, monkeypatch):
     import sys
 
-    from rftlab.errors import GateFailed
     from rftlab.backends.bedrock.grader import smoke_test
+    from rftlab.errors import GateFailed
 
     assert smoke_test("data/grader/grader.json", "data/prompts/train.jsonl")["malformed_score"] == 0.0
     monkeypatch.setattr(sys.modules["rftlab.grader.handler"], "handle",
@@ -138,11 +141,10 @@ def _real_bundle(tmp_path):
 def test_build_context_is_packaged_for_the_deployment_version(project, aws, monkeypatch):
     import sys
 
+    import rftlab.grader as grader_pkg
+    from rftlab.backends.bedrock.grader import image_for
     from rftlab.errors import ConfigError
     from rftlab.grader.deployment import deployment_version
-    from rftlab.backends.bedrock.grader import image_for
-
-    import rftlab.grader as grader_pkg
 
     # The real grader, not the fake; monkeypatch puts back both the module and the package attribute.
     for name in ("bundle", "handler"):

@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from bedrock_support import ACCOUNT, BUCKET, JOB_ARN, REGION, ROLE, rft_params
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "rftlab"
@@ -108,16 +107,16 @@ def calls(aws, monkeypatch):
 
 
 def _caller_policy() -> dict:
-    from rftlab.config import load_params
     from rftlab.backends.bedrock.iam import documents
+    from rftlab.config import load_params
 
     return documents(load_params(), account=ACCOUNT)["caller-policy.json"]
 
 
 def test_caller_policy_grants_every_call_of_the_deploy_and_data_paths(project, calls, monkeypatch):
+    from rftlab.backends.bedrock import data, grader, iam, metrics
     from rftlab.errors import ConfigError
     from rftlab.grader import deployment
-    from rftlab.backends.bedrock import data, grader, iam, metrics
 
     b = rft_params().bedrock
     iam.check_service_role(ROLE, REGION)
@@ -175,8 +174,8 @@ def test_caller_policy_grants_every_bedrock_operation_in_the_source(project):
 
 
 def test_service_role_matches_aws_examples_and_invokes_the_qualified_version(project):
-    from rftlab.config import load_params
     from rftlab.backends.bedrock.iam import documents
+    from rftlab.config import load_params
 
     b = load_params().rft.bedrock
     role = documents(load_params(), account=ACCOUNT)["bedrock-service-role-policy.json"]
@@ -200,8 +199,8 @@ def test_caller_may_use_the_configured_kms_key(tmp_path, monkeypatch):
     """kms_key_id encrypts the uploads (SSE-KMS) and the custom model: the caller policy grants the key."""
     import yaml
 
-    from rftlab.config import parse_params
     from rftlab.backends.bedrock.iam import documents
+    from rftlab.config import parse_params
 
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     params = parse_params(yaml.safe_load(f"rft:\n  bedrock:\n    bucket: b\n    kms_key_id: {key}\n"))

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import json
 
+from bedrock_support import (  # fixtures come from conftest's pytest_plugins
+    ACCOUNT,
+    BUCKET,
+    DEPLOY_ARN,
+    GRADER_VERSION,
+    JOB_ARN,
+    MODEL_ARN,
+    REGION,
+    ROLE,
+    job_response,
+    put_metrics_csv,
+    rft_params,
+)
 from botocore.stub import ANY
 from typer.testing import CliRunner
 
 from rftlab import contracts
 from rftlab.cli import app
-from bedrock_support import (  # fixtures come from conftest's pytest_plugins
-    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, MODEL_ARN, REGION, ROLE, job_response, put_metrics_csv, rft_params,
-)
 
 runner = CliRunner()
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/rftlab-grader:{GRADER_VERSION}"

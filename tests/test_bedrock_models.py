@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rftlab.errors import InputError
 from rftlab.aws.models import inference_id
 from rftlab.backends.bedrock.models import rft_base_model
+from rftlab.errors import InputError
 
 FOUNDATION_ARN = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-2-lite-v1:0:256k"
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from bedrock_support import BUCKET, REGION, write_params
 from typer.testing import CliRunner
 
 from rftlab.cli import app
-from bedrock_support import BUCKET, REGION, write_params
 
 runner = CliRunner()
 
@@ -51,10 +51,11 @@ def test_invalid_request_is_refused_before_any_side_effect(project, bedrock, no_
 
 def test_hyperparameters_out_of_botocore_range_are_refused_before_upload(project, bedrock, no_sleep):
     """A spec built outside params.yaml (e.g. an Optuna trial) is still checked against botocore."""
-    from rftlab.errors import InputError
-    from rftlab.backends.bedrock import commands as bedrock_commands
-    from rftlab.jobs.spec import build_spec
     from bedrock_support import rft_params
+
+    from rftlab.backends.bedrock import commands as bedrock_commands
+    from rftlab.errors import InputError
+    from rftlab.jobs.spec import build_spec
 
     spec = build_spec(rft_params(), train="data/prompts/train.jsonl", val="data/prompts/val.jsonl",
                       grader="data/grader/grader.json")

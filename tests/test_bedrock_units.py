@@ -5,13 +5,26 @@ from __future__ import annotations
 import json
 
 import pytest
+from bedrock_support import (  # fixtures come from conftest's pytest_plugins
+    ACCOUNT,
+    BUCKET,
+    DEPLOY_ARN,
+    GRADER_VERSION,
+    JOB_ARN,
+    JOB_FOLDER,
+    MODEL_ARN,
+    REGION,
+    ROLE,
+    T0,
+    job_response,
+    put_metrics_csv,
+    rft_params,
+    training_csv,
+    write_prompts,
+)
 from typer.testing import CliRunner
 
 from rftlab.cli import app
-from bedrock_support import (  # fixtures come from conftest's pytest_plugins
-    ACCOUNT, BUCKET, DEPLOY_ARN, GRADER_VERSION, JOB_ARN, JOB_FOLDER, MODEL_ARN, REGION, ROLE, T0, job_response,
-    put_metrics_csv, rft_params, training_csv, write_prompts,
-)
 
 runner = CliRunner()
 
@@ -157,8 +170,8 @@ def test_job_request_passes_the_full_service_model_check(project):
 
 
 def test_request_check_names_bad_fields():
-    from rftlab.errors import InputError
     from rftlab.backends.bedrock.shapes import check_request
+    from rftlab.errors import InputError
 
     with pytest.raises(InputError, match=r"jobName: 'bad name!' does not match") as exc:
         check_request("bedrock", "CreateModelCustomizationJob", {
@@ -220,9 +233,9 @@ def test_deploy_updates_an_existing_deployment_to_the_new_model(project, bedrock
 
 
 def test_deploy_refuses_an_unfinished_job(project, bedrock, no_sleep):
-    from rftlab.errors import InputError
     from rftlab.backends.bedrock import commands as bedrock_commands
     from rftlab.backends.bedrock.deploy import deploy
+    from rftlab.errors import InputError
     from rftlab.jobs.state import JobState
 
     backend = bedrock_commands.make_backend(rft_params(), track=False)

@@ -22,8 +22,7 @@ BUDGET = 150  # grader calls per seed (the issue's measurement: 6,000 x 3 seeds,
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     from rftlab.prompts.build import build_prompt_set
-    from rftlab.slack import ingest_stage
-    from rftlab.slack import sample_stage
+    from rftlab.slack import ingest_stage, sample_stage
     from rftlab.style.profile import build_profile
 
     params = load_params(ROOT / "params.yaml")

@@ -12,8 +12,8 @@ import yaml
 from calibrate_support import AUTHOR, synth_messages
 from typer.testing import CliRunner
 
-from rftlab.calibrate import objective as objective_mod
 from rftlab.calibrate import calibrate_stage
+from rftlab.calibrate import objective as objective_mod
 from rftlab.cli import app
 
 

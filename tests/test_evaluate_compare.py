@@ -7,8 +7,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.cli import app
 from rftlab.evaluate import plots
 from rftlab.evaluate.compare import compare, differing_params

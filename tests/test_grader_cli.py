@@ -8,13 +8,11 @@ import pytest
 from grader_support import heldout, messages
 from typer.testing import CliRunner
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.cli import app
 from rftlab.grader import registry
-from rftlab.grader.bundle import make_bundle, write_bundle
+from rftlab.grader.bundle import load_grader, make_bundle, write_bundle
 from rftlab.grader.handler import handle
-from rftlab.grader.bundle import load_grader
 from rftlab.io import read_json, write_jsonl
 
 runner = CliRunner()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from grader_support import messages
 
 from rftlab.grader.bundle import grader_from_obj, grader_version, make_bundle
 from rftlab.grader.fluency import content_duplication, pos_model, with_floor
@@ -12,8 +13,6 @@ from rftlab.grader.gaming import fragment_salad
 from rftlab.grader.handler import handle, to_payload
 from rftlab.style.features import extract
 from rftlab.style.profile import build_profile
-
-from grader_support import messages
 
 ROWS = messages()
 TARGET = [m["text"] for m in ROWS if m["user"] == "U01CTO"]

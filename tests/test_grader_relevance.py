@@ -9,13 +9,12 @@ import time
 import boto3
 import pytest
 from botocore.stub import Stubber
+from grader_support import messages
 
 from rftlab.grader.bundle import grader_from_obj, make_bundle
 from rftlab.grader.handler import handle, to_payload
 from rftlab.grader.relevance import NEUTRAL, Relevance, proxy_relevance
 from rftlab.style.profile import build_profile
-
-from grader_support import messages
 
 JUDGE = {"judge": "bedrock", "weight": 0.5, "model_id": "us.amazon.nova-2-lite-v1:0", "region": "us-east-1",
          "concurrency": 1, "timeout_s": 2.0}

@@ -9,7 +9,15 @@ import pytest
 from grader_support import heldout, messages
 
 from rftlab.grader.gaming import attempts, prompted_attempts
-from rftlab.grader.scoring import DEFAULT_WEIGHTS, FAMILIES, GUARDS, combine, combine_matrix, components, score_text
+from rftlab.grader.scoring import (
+    DEFAULT_WEIGHTS,
+    FAMILIES,
+    GUARDS,
+    combine,
+    combine_matrix,
+    components,
+    score_text,
+)
 from rftlab.style.features import extract
 from rftlab.style.profile import build_profile
 

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from rftlab.cli import app
 from rftlab.backends.bedrock.hyperparams import bedrock_ranges
 from rftlab.backends.local.mapping import LOCAL_MEANING, grpo_settings, prompt_limit
+from rftlab.cli import app
 
 
 def test_every_bedrock_name_has_a_documented_local_meaning():

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from rftlab import contracts
-from rftlab import tracking
-from rftlab.config import parse_params
 from local_support import build_project
+
+from rftlab import contracts, tracking
+from rftlab.config import parse_params
 
 pytestmark = pytest.mark.slow
 
@@ -158,9 +157,9 @@ def test_interrupted_job_resumes_in_the_same_run(in_project, monkeypatch):
 def test_base_model_command_writes_the_same_bytes_twice_and_no_wall_time(tmp_path, monkeypatch):
     """Its report and weights are DVC outputs: a rerun reproduces them byte for byte (the training
     time goes to MLflow and the console only)."""
+    from local_support import messages
     from typer.testing import CliRunner
 
-    from local_support import messages
     from rftlab.cli import app
     from rftlab.io import write_jsonl
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rftlab.errors import InputError
 from rftlab.backends.local.backend import LocalBackend
+from rftlab.errors import InputError
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState, StateStore
 

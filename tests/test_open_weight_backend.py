@@ -16,8 +16,7 @@ import pytest
 from open_weight_support import KEY_ENV, deployed, ow_project, standin  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.cli import app
 
 runner = CliRunner()
@@ -125,8 +124,8 @@ def test_a_rerun_follows_the_recorded_job_without_creating_another(ow_project):
 
 
 def test_stop_cancels_the_job_and_it_ends_stopped(ow_project, monkeypatch):
-    from rftlab.config import load_params
     from rftlab.backends.bedrock.open_weight.backend import OpenWeightBackend
+    from rftlab.config import load_params
     from rftlab.jobs.spec import build_spec
 
     s = ow_project["standin"]
@@ -167,7 +166,6 @@ def test_a_failed_job_names_the_api_error(ow_project, change, says):
 ])
 def test_expected_failures_are_one_line_and_nothing_is_created(ow_project, monkeypatch, setup, says):
     import yaml
-
     from open_weight_support import prompt_rows, write_jsonl
 
     root, s = ow_project["root"], ow_project["standin"]
@@ -233,8 +231,8 @@ def test_a_nova_job_and_an_open_weight_job_are_comparable_rows(ow_project, tmp_p
     """Same prompts and grader: one table with base_model and the shared hp names as columns."""
     import types
 
-    from rftlab.evaluate.compare import columns, job_row, load_rows
     from rftlab.backends.bedrock import sync
+    from rftlab.evaluate.compare import columns, job_row, load_rows
     from rftlab.jobs.state import JobState, StateStore
 
     assert _rft().exit_code == 0

@@ -18,8 +18,7 @@ from open_weight_support import prompt_rows, write_jsonl
 from rehearsal_support import real_grader_context
 from typer.testing import CliRunner
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.cli import app
 
 
@@ -36,9 +35,9 @@ def rehearsal(tmp_path_factory):
 
 def test_an_open_weight_job_runs_end_to_end_into_mlflow_with_the_pinned_grader(rehearsal, tmp_path, monkeypatch):
     from rftlab.aws import client, reset_clients
+    from rftlab.backends.bedrock.grader import deploy_grader
     from rftlab.config import load_params
     from rftlab.evaluate.compare import job_row
-    from rftlab.backends.bedrock.grader import deploy_grader
 
     r, root, ctx, tag, version = rehearsal
     for key in r.unset:

@@ -44,8 +44,8 @@ def _job(status: str, **extra) -> dict:
 @pytest.fixture
 def backend_for(tmp_path, monkeypatch):
     """An OpenWeightBackend whose client talks to a Scripted server with the given answers."""
-    from rftlab.config import parse_params
     from rftlab.backends.bedrock.open_weight.backend import OpenWeightBackend
+    from rftlab.config import parse_params
     from rftlab.jobs.state import JobState, StateStore
 
     servers = []

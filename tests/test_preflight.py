@@ -8,6 +8,7 @@ import random
 import re
 
 import pytest
+from local_support import build_project, messages
 from typer.testing import CliRunner
 
 from rftlab.config import load_params
@@ -15,10 +16,8 @@ from rftlab.errors import GateFailed
 from rftlab.generation import Completion
 from rftlab.grader.bundle import load_grader, make_bundle, write_bundle
 from rftlab.grader.scoring import DEFAULT_WEIGHTS
-from rftlab.preflight.figures import Rollout, figures
 from rftlab.preflight import preflight_stage
-
-from local_support import build_project, messages
+from rftlab.preflight.figures import Rollout, figures
 
 TARGET = [m["text"] for m in messages() if m["user"] == "T"]
 OTHERS = [m["text"] for m in messages() if m["user"] != "T"]

@@ -12,8 +12,7 @@ from rftlab.cli import app
 from rftlab.config import IngestParams, SampleParams
 from rftlab.privacy.detect import KINDS, find
 from rftlab.privacy.evalset import CONTEXTS, build, fullwidth
-from rftlab.slack import ingest_stage
-from rftlab.slack import sample_stage
+from rftlab.slack import ingest_stage, sample_stage
 
 runner = CliRunner()
 # what the sample generator plants on purpose (slack/sample_text.py decorate, slack/sample.py leaks)

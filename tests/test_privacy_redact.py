@@ -11,8 +11,7 @@ import yaml
 from grader_support import messages
 from typer.testing import CliRunner
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.cli import app
 from rftlab.io import write_jsonl
 from rftlab.privacy.redact import redact_obj, redact_text

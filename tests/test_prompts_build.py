@@ -237,7 +237,8 @@ def test_float_and_string_timestamps_match():
     assert (pair.prompt["id"], pair.thread_ts) == ("1", "1736137109.002312")
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 
 @settings(max_examples=60, deadline=None)

@@ -27,8 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """The sample export with the repo's params: generated, then ingested, as the pipeline does."""
-    from rftlab.slack import ingest_stage
-    from rftlab.slack import sample_stage
+    from rftlab.slack import ingest_stage, sample_stage
 
     params = load_params(ROOT / "params.yaml")
     d = tmp_path_factory.mktemp("sample")

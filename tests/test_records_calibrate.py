@@ -14,7 +14,6 @@ import optuna
 import pytest
 import yaml
 from calibrate_support import AUTHOR, synth_messages
-
 from records_support import KILL, finish, rows, start
 
 pytestmark = pytest.mark.slow

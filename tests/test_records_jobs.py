@@ -12,10 +12,21 @@ import json
 import shutil
 
 import pytest
-
 from local_support import build_project
-from records_support import (INT, KILL, RFT, cli_env, finish, job_state, rows, rows_per_key_step, runs_of,
-                             signal_at_step, start, steps_of)
+from records_support import (
+    INT,
+    KILL,
+    RFT,
+    cli_env,
+    finish,
+    job_state,
+    rows,
+    rows_per_key_step,
+    runs_of,
+    signal_at_step,
+    start,
+    steps_of,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,7 @@ import sys
 
 import yaml
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.io import file_md5
 
 EXPERIMENT = "records-lineage"

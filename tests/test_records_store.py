@@ -12,7 +12,6 @@ import time
 
 import pytest
 from calibrate_support import AUTHOR, synth_messages
-
 from local_support import build_project
 from records_support import KILL, finish, rows, start
 

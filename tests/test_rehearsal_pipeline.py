@@ -9,7 +9,6 @@ and checks that no second job reached the stand-in.
 
 from __future__ import annotations
 
-from rftlab import contracts
 import json
 import os
 import subprocess
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from rftlab import contracts
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -20,9 +20,9 @@ USER = [{"role": "user", "content": [{"text": "明日の会議、どうします
 @pytest.fixture(scope="module")
 def account(tmp_path_factory):
     """Servers whose Converse answers from a tiny local causal LM, and one completed job's custom model."""
+    from rftlab.backends.bedrock.rehearsal import servers
     from rftlab.backends.local.base_model import build_model
     from rftlab.backends.local.chat import train_tokenizer
-    from rftlab.backends.bedrock.rehearsal import servers
 
     root = tmp_path_factory.mktemp("runtime")
     texts = [r["messages"][-1]["content"] + r["reference_answer"] for r in prompt_records(60)]

@@ -13,7 +13,12 @@ import re
 
 import pytest
 from botocore.exceptions import ClientError
-from rehearsal_support import Account, prompt_records, real_grader_context, recorder_context
+from rehearsal_support import (
+    Account,
+    prompt_records,
+    real_grader_context,
+    recorder_context,
+)
 
 # AWS's RFT metric names (user guide, "Monitor your RFT training job") at the documented keys
 # (user guide, "Analyze the results of a model customization job").

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from rftlab.backends.bedrock.iam import documents
 from rftlab.config import parse_params
 from rftlab.jobs import cost
-from rftlab.backends.bedrock.iam import documents
 
 
 def params(judge: str, enabled: bool = True):

@@ -7,9 +7,14 @@ from __future__ import annotations
 import optuna
 import pytest
 import yaml
-
 from bedrock_support import (
-    ACCOUNT, BUCKET, JOB_ARN, JOB_FOLDER, REGION, job_response, write_params,
+    ACCOUNT,
+    BUCKET,
+    JOB_ARN,
+    JOB_FOLDER,
+    REGION,
+    job_response,
+    write_params,
 )
 
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/rftlab-grader:1"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from local_support import build_project
 from typer.testing import CliRunner
 
-from local_support import build_project
 from rftlab import tracking
 from rftlab.cli import app
 

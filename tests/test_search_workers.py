@@ -9,8 +9,8 @@ import sys
 import uuid
 
 import pytest
-
 from local_support import build_project
+
 from rftlab import tracking
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,15 @@ import json
 import zipfile
 from pathlib import Path
 
-from test_slack_ingest import CHANNELS, USERS, make_export, msg, params_file, read_rows, ts  # noqa: F401  (fixture)
+from test_slack_ingest import (  # noqa: F401  (fixture)
+    CHANNELS,
+    USERS,
+    make_export,
+    msg,
+    params_file,
+    read_rows,
+    ts,
+)
 from typer.testing import CliRunner
 
 from rftlab.cli import app

@@ -14,6 +14,7 @@ from rftlab.cli import app
 from rftlab.config import IngestParams
 from rftlab.errors import InputError
 from rftlab.slack import ingest_stage
+
 runner = CliRunner()
 BAD_JSON = b'[\n  {"type": "message",\n   "text": oops}\n]'
 GOOD = {"random/2016-05-03.json": RANDOM_DAY}

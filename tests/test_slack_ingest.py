@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from rftlab.cli import app
 from rftlab.config import IngestParams
 from rftlab.slack import ingest_stage
+
 runner = CliRunner()
 
 USERS = [  # older exports: no profile.display_name

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rftlab.privacy.scrub import scrub
 from rftlab.slack.export import user_names
 from rftlab.slack.normalize import Normalizer, unescape
-from rftlab.privacy.scrub import scrub
 
 USERS = {"U123": "田中 太郎", "U9": "bob"}
 CHANNELS = {"C123": "general", "C9": "開発"}

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from rftlab.cli import app
 from rftlab.config import IngestParams, SampleParams
-from rftlab.slack import ingest_stage
-from rftlab.slack import sample_stage
+from rftlab.slack import ingest_stage, sample_stage
 from rftlab.slack.sample import TARGET
 
 runner = CliRunner()

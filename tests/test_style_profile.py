@@ -11,7 +11,12 @@ from grader_support import messages
 from rftlab.errors import InputError
 from rftlab.io import write_json
 from rftlab.style.features import COUNT_FAMILIES, extract
-from rftlab.style.profile import SCHEMA_VERSION, build_profile, build_profile_from_features, is_profile
+from rftlab.style.profile import (
+    SCHEMA_VERSION,
+    build_profile,
+    build_profile_from_features,
+    is_profile,
+)
 
 
 def test_profile_is_deterministic_bytes(tmp_path):

@@ -11,7 +11,6 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
-
 from team_support import ROOT
 
 LOCK = ROOT / "requirements-lock.txt"

@@ -11,11 +11,11 @@ import uuid
 import mlflow
 import pytest
 import yaml
+from team_support import BIN, ROOT, clone
 
 from rftlab import tracking
 from rftlab.errors import ConfigError
 from rftlab.tracking import project
-from team_support import BIN, ROOT, clone
 
 MLPROJECT = yaml.safe_load((ROOT / "MLproject").read_text(encoding="utf-8"))
 ENTRY = MLPROJECT["entry_points"]

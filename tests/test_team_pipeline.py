@@ -9,11 +9,10 @@ import json
 import types
 
 import pytest
-
-from rftlab import contracts
-from rftlab import tracking
-from rftlab.tracking.project import PIPELINE_KINDS
 from team_support import clone, create_database, drop_database, dvc, git, mlflow_server
+
+from rftlab import contracts, tracking
+from rftlab.tracking.project import PIPELINE_KINDS
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -9,10 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from team_support import dvc, git
 
 from rftlab import tracking
 from rftlab.tracking import store
-from team_support import dvc, git
 
 
 def _project(d: Path) -> Path:

@@ -7,8 +7,7 @@ import os
 import mlflow
 import pytest
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.io import file_md5
 
 

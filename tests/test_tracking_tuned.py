@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rftlab import contracts
-from rftlab import plugins, tracking
+from rftlab import contracts, plugins, tracking
 from rftlab.tracking import tuned
 
 

@@ -9,10 +9,9 @@ import json
 import mlflow
 import pytest
 
-from rftlab import contracts
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.evaluate.compare import compare
-from rftlab.tracking import views
+from rftlab.tracking import experiment, views
 
 EXP = "views-test"
 
@@ -51,7 +50,7 @@ def jobs():
 
 
 def test_the_job_view_shows_hyperparameters_grader_cost_and_uplift_columns(jobs):
-    views.refresh(jobs)
+    experiment.refresh(jobs)
     columns = _state(mlflow.MlflowClient().get_experiment(jobs).tags)["selectedColumns"]
     for col in ("params.`hp.learningRate`", "params.`hp.batchSize`", "tags.`rftlab.grader_version`",
                 "metrics.`cost_usd`", "metrics.`eval/uplift_pct`", "metrics.`eval/win_rate`"):

@@ -1,3 +1,5 @@
+import functools
+
 """Expected failures: the CLI prints these as one line and exits non-zero, no traceback."""
 
 
@@ -23,10 +25,10 @@ class GateFailed(RftlabError):
 
 def cli_errors(fn):
     """Wrap a typer command: expected errors become one line on stderr and an exit code."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        # typer loads only for the CLI
         import typer
 
         try:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rftlab import contracts
+from rftlab.io import write_json
 
 # stage -> (name in the headline file, dotted path in the stage's full metrics)
 HEADLINE: dict[str, tuple[tuple[str, str], ...]] = {
@@ -75,7 +76,6 @@ def headline(stage: str, detail: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_headline(path: str | os.PathLike, stage: str, detail: Mapping[str, Any]) -> dict[str, Any]:
     """Write `headline(stage, detail)` to `path` (atomically); returns what was written."""
-    from rftlab.io import write_json
 
     numbers = headline(stage, detail)
     write_json(path, numbers)

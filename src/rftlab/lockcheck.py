@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 WEIGHTS = ("data/models/base", "data/rft/model")
 
 
@@ -48,7 +50,6 @@ def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> tuple[list[str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    import yaml
 
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2:

@@ -38,13 +38,12 @@ class BackendPlugin:
     """What a backend tells rftlab. Subclass it, set the class attributes, override what differs.
 
     Every hook has a default that fits a backend with nothing to serve, no cost estimate and no
-    commands of its own. The `params_model` is the pydantic section `rft.<name>` of params.yaml; it
+    commands of its own. `params_section()` is the pydantic section `rft.<name>` of params.yaml; it
     must have a `hyperparameters` field (the names and ranges the backend's API takes).
     """
 
     name: str = ""
     summary: str = ""                   # one line: what runs the jobs (help texts, errors, docs)
-    params_model: type = type(None)     # the Section class of rft.<name>
     family: str | None = None           # backends of one family route base-model ids between them
     retired_names: tuple[str, ...] = ()  # former names, refused with one line naming this one
     searchable: bool = True             # `rftlab search` may run its jobs as trials
@@ -52,6 +51,11 @@ class BackendPlugin:
     priced_by_tokens: bool = False      # inference cost from tokens and prices (else wall time: MLflow only)
 
     # ------------------------------------------------------------------ params and spec
+    def params_section(self) -> type:
+        """The Section class of `rft.<name>` (imported here, not with the plugin: `rftlab --help` loads every
+        plugin and must not pay for pydantic)."""
+        raise NotImplementedError(f"backend {self.name}: params_section")
+
     def search_space_problems(self, space: Mapping[str, Any]) -> list[str]:
         """`search.space` bounds this backend's API would refuse, one line each (params.yaml keys)."""
         return []

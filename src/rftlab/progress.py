@@ -43,6 +43,7 @@ def bar(total: float | None = None, *, desc: str = "", unit: str = "it", enabled
         stream: TextIO | None = None, initial: float = 0) -> Any:
     """A tqdm bar (use it as a context manager, or call .update/.close): on a terminal it redraws in
     place; elsewhere it writes a line at most every minute; disabled, it writes nothing."""
+    # tqdm loads only for a bar on a terminal
     from tqdm import tqdm
 
     out = stream if stream is not None else sys.stderr

@@ -22,9 +22,11 @@ PLOTS = {
 def save_plots(study: Any, folder: str | Path, names: tuple[str, ...] = tuple(PLOTS)) -> list[Path]:
     """Optuna's matplotlib plots of the study, written atomically; a plot the study cannot have yet
     (one parameter: no importances; no completed trial; no intermediate values) is skipped."""
+    # matplotlib loads only when a figure is drawn
     import matplotlib
 
     matplotlib.use("Agg")
+    # matplotlib loads only when a figure is drawn
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as ovm
 

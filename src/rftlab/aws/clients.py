@@ -28,7 +28,9 @@ class AwsError(RftlabError):
 
 def client_config(total_max_attempts: int = 8) -> Any:
     """Adaptive retries, 8 sends at most (the first included); the only retry loop rftlab has."""
-    from botocore.config import Config  # botocore loads with the first client: `rftlab --help` stays fast
+    from botocore.config import (
+        Config,  # botocore loads with the first client: `rftlab --help` stays fast
+    )
 
     return Config(retries={"total_max_attempts": total_max_attempts, "mode": "adaptive"}, user_agent_extra="rftlab")
 
@@ -62,6 +64,7 @@ def short_client(service: str, region: str, *, timeout_s: float, attempts: int =
 
 def credentials_available() -> bool:
     """True when boto3 can find AWS credentials (env, profile, role); never calls AWS."""
+    # boto3 loads with the first AWS call
     import boto3
 
     return boto3.session.Session().get_credentials() is not None
@@ -78,6 +81,7 @@ _ACTION = re.compile(r"not authorized to perform: ([\w:*-]+)")
 @contextlib.contextmanager
 def aws_errors(doing: str) -> Iterator[None]:
     """Translate botocore failures raised inside the block into AwsError naming `doing`."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,

@@ -34,6 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rftlab.grader.handler import handle, to_payload
+from rftlab.grader.relevance import key_terms
+from rftlab.style.tagger import tagger
+
 SENTENCE = re.compile(r"(?<=[。！？!?\n])")
 BatchScorer = Callable[[Sequence[str], Sequence[str]], list[dict[str, Any]]]
 
@@ -77,7 +81,6 @@ class AttackReport:
 def handler_scorer(grader: Any) -> BatchScorer:
     """Score replies against several prompts in one call of the Lambda's `handle`: results are
     reply-major (every prompt for the first reply, then for the second, ...)."""
-    from rftlab.grader.handler import handle, to_payload
 
     def score(texts: Sequence[str], prompts: Sequence[str]) -> list[dict[str, Any]]:
         payload = [to_payload([{"role": "user", "content": p}], text, sample_id=f"attack-{j}-{i}")
@@ -105,8 +108,6 @@ def _sentences(text: str) -> list[str]:
 
 
 def _tokens(text: str) -> list[str]:
-    from rftlab.style.tagger import tagger
-
     return [w.surface for w in tagger()(text.replace("\n", " "))]
 
 
@@ -189,7 +190,6 @@ def hill_climb(score: Callable[[list[str]], list[float]], pool: Sequence[str], g
 def constant_replies(genuine: Sequence[str], prompts: Sequence[str], n: int = 13) -> list[str]:
     """The target's most frequent sentences that name nothing any prompt names (no shared key term,
     grader/relevance.py), joined in twos and threes: `結論から言うと、急ぐ話ではござらぬ。よしなにでござる。`."""
-    from rftlab.grader.relevance import key_terms
 
     topics = {t for p in prompts for t in key_terms(p)}
     seen: dict[str, int] = {}

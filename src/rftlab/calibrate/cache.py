@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import rftlab.style
 from rftlab.io import atomic_open, file_md5
+from rftlab.style.features import extract
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
@@ -23,7 +25,6 @@ CACHE_FORMAT = 1
 
 def feature_code_digest() -> str:
     """Digest of the feature extractor's source (the style package)."""
-    import rftlab.style
 
     h = hashlib.md5()
     folder = Path(rftlab.style.__file__).parent
@@ -40,8 +41,6 @@ def cache_path(messages_path: str | os.PathLike, cache_dir: str | os.PathLike) -
 
 
 def extract_all(texts: Sequence[str]) -> list[dict[str, Any]]:
-    from rftlab.style.features import extract
-
     return [extract(t) for t in texts]
 
 

@@ -21,7 +21,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rftlab import contracts
+from rftlab import contracts, tracking
+from rftlab.config import params_path
+from rftlab.grader import registry
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +34,11 @@ PIPELINE_BUNDLE = Path("data/grader/grader.json")  # dvc.yaml: calibrate --out, 
 
 
 def model_name() -> str:
-    from rftlab.grader import registry
-
     return registry.MODEL_NAME
 
 
 def pipeline_bundle() -> Path:
     """The project's grader bundle: PIPELINE_BUNDLE under the folder holding params.yaml."""
-    from rftlab.config import params_path
 
     return (params_path().parent / PIPELINE_BUNDLE).resolve()
 
@@ -67,8 +66,6 @@ def register_candidate(out: Path, bundle: dict, objective: Any, best: Any, diges
 
     Returns None (and registers nothing) for any other `out`: an ad-hoc calibration.
     """
-    from rftlab import tracking
-    from rftlab.grader import registry
 
     if not is_pipeline_bundle(out):
         log.info("%s is not the pipeline bundle %s: not registered", out, pipeline_bundle())
@@ -93,8 +90,6 @@ def after_gate(grader_path: str | os.PathLike, grader_version: str, passed: bool
 
     None when `grader_path` is not the pipeline bundle or was never registered.
     """
-    from rftlab import tracking
-    from rftlab.grader import registry
 
     if not is_pipeline_bundle(grader_path):
         return None

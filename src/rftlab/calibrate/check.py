@@ -73,6 +73,7 @@ def red_team(grader_path: Path, prompts_path: Path, genuine: list[str], settings
 
 def write_plots(folder: Path, s: np.ndarray, labels: np.ndarray, g: np.ndarray, kinds: list[str]) -> list[Path]:
     """DVC plot data (JSON rows) and PNGs: ROC curve, score histograms, gaming scores."""
+    # matplotlib loads only when a figure is drawn
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window (before pyplot is imported)

@@ -18,6 +18,12 @@ from typing import Any
 import numpy as np
 
 from rftlab.calibrate.split import group_key, group_kfold
+from rftlab.errors import InputError
+from rftlab.grader import gaming
+from rftlab.grader.fluency import with_floor
+from rftlab.grader.scoring import FAMILIES, GUARDS, components
+from rftlab.style.features import extract
+from rftlab.style.profile import build_profile_from_features
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +47,17 @@ def profile_from_features(
     features: Sequence[dict], users: Sequence[str], author: str, **kwargs: Any
 ) -> dict:
     """A style profile from cached features (no re-tokenising)."""
-    from rftlab.style.profile import build_profile_from_features
 
     target = [f for f, u in zip(features, users) if u == author]
     background = [f for f, u in zip(features, users) if u != author]
     background_users = [u for u in users if u != author]  # for profile.min_users (docs/privacy.md)
     profile = build_profile_from_features(target, background, author=author, background_users=background_users,
                                           **kwargs)
-    from rftlab.grader.fluency import with_floor
 
     return with_floor(profile, target)  # the fluency guard's floor from the fold's target, as the bundle's (search.py)
 
 
 def component_names(sample: dict[str, float]) -> list[str]:
-    from rftlab.grader.scoring import FAMILIES, GUARDS
-
     known = [n for n in (*FAMILIES, *GUARDS) if n in sample]
     return known + sorted(k for k in sample if k not in known)
 
@@ -69,9 +71,6 @@ def gaming_components(
     profile: dict, genuine: Sequence[str], seed: int, prompts: Sequence[str] = ()
 ) -> tuple[list[str], list[dict]]:
     """Components of the reward-hacking texts made from `profile`; copied prompts get their prompt."""
-    from rftlab.grader import gaming
-    from rftlab.grader.scoring import components
-    from rftlab.style.features import extract
 
     kinds, comps = [], []
     made = gaming.attempts(profile, list(genuine), seed=seed, prompts=list(prompts) or None)
@@ -103,14 +102,10 @@ def prepare(
     gaming_genuine: int = 20,
     profile_kwargs: dict[str, Any] | None = None,
 ) -> CalibrationData:
-    from rftlab.grader.scoring import components
-
     users = [str(m["user"]) for m in messages]
     texts = [str(m["text"]) for m in messages]
     labels_all = np.array([u == author for u in users], dtype=np.int8)
     if labels_all.sum() < k or (labels_all == 0).sum() < k:
-        from rftlab.errors import InputError
-
         raise InputError(
             f"need at least {k} messages from {author!r} and {k} from others for {k}-fold "
             f"calibration (found {int(labels_all.sum())} and {int((labels_all == 0).sum())})"

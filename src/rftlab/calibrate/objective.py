@@ -23,6 +23,8 @@ import numpy as np
 
 from rftlab.calibrate.folds import CalibrationData
 from rftlab.calibrate.metrics import roc_auc
+from rftlab.grader.scoring import DEFAULT_WEIGHTS, FAMILIES, GUARDS
+from rftlab.grader.scoring import combine_matrix as cm
 
 # Parameter name prefixes in the Optuna study (stable: they are the study's search space).
 FAMILY, GUARD, OTHER = "w.", "g.", "x."
@@ -50,7 +52,6 @@ class Evaluation:
 
 def weight_space() -> list[tuple[str, str, float, float, bool]]:
     """(optuna param, weight key, low, high, log) for every weight the grader understands."""
-    from rftlab.grader.scoring import DEFAULT_WEIGHTS, FAMILIES, GUARDS
 
     space = []
     for name in FAMILIES:
@@ -73,7 +74,6 @@ def weight_space() -> list[tuple[str, str, float, float, bool]]:
 
 def suggest(trial: Any, space: list[tuple[str, str, float, float, bool]]) -> dict[str, float]:
     """A full weights dict for `combine` from one Optuna trial."""
-    from rftlab.grader.scoring import DEFAULT_WEIGHTS
 
     weights = {k: float(v) for k, v in DEFAULT_WEIGHTS.items()}
     for param, key, lo, hi, log in space:
@@ -100,8 +100,6 @@ class Objective:
         combine_matrix: Callable[..., np.ndarray] | None = None,
     ) -> None:
         if combine_matrix is None:
-            from rftlab.grader.scoring import combine_matrix as cm
-
             combine_matrix = cm
         self.data = data
         self.combine = combine_matrix
@@ -113,7 +111,6 @@ class Objective:
     def with_scale(self, weights: dict[str, float]) -> dict[str, float]:
         """`weights` with scale/bias mapping the held-out target/background medians to
         TARGET_MEDIAN / 1 - TARGET_MEDIAN (unchanged when the families cannot separate)."""
-        from rftlab.grader.scoring import FAMILIES
 
         d = self.data
         cols = [i for i, n in enumerate(d.names) if n in FAMILIES]

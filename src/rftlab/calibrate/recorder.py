@@ -16,7 +16,10 @@ import queue
 import threading
 from typing import Any
 
-from rftlab import contracts
+from rftlab import contracts, tracking
+from rftlab.calibrate.study import count_complete
+from rftlab.calibrate.weight_search import weights_from_params
+from rftlab.progress import bar
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,6 @@ class Recorder:
         self.logs: queue.Queue = queue.Queue()      # stored trials (and their numbers) waiting for MLflow
         self.errors: list[BaseException] = []
         self.added = 0
-        from rftlab.calibrate.study import count_complete
-        from rftlab.progress import bar
 
         todo = max(0, target - count_complete(study)) if target is not None else None
         self.bar = bar(todo, desc="calibrate", unit="trial", enabled=bool(todo))  # a line a minute off a terminal
@@ -49,7 +50,6 @@ class Recorder:
 
     def submit(self, work: Any, trial: Any) -> None:
         """Optuna callback on the in-memory study: queue the trial; stop once the study is full."""
-        from rftlab.calibrate.study import count_complete
 
         if self.errors:
             raise self.errors[0]
@@ -93,9 +93,6 @@ class Recorder:
             self._log(*item)
 
     def _log(self, trial: Any, number: int) -> None:
-        from rftlab import tracking
-        from rftlab.calibrate.weight_search import weights_from_params
-
         ev = trial.user_attrs.get("eval", {})
         metrics = {"auc": ev.get("mean_auc"), "objective": trial.value, "penalty": ev.get("penalty"),
                    "gaming_above_median": ev.get("gaming_above_median")}

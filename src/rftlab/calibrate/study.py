@@ -19,6 +19,8 @@ seed, so workers sample different points while a single worker stays exactly rep
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import logging
 import os
 import re
@@ -29,6 +31,7 @@ from typing import Any
 
 from rftlab.errors import ConfigError
 from rftlab.io import atomic_path
+from rftlab.search.lease import Leases, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,6 @@ def redact(url: str) -> str:
 def default_study_name(author: str, digest: str, space: list[str], code: str = "") -> str:
     """One study per (author, held-out data, weight space, feature code): trial values are
     only comparable within it, so a change to any of them starts a fresh study."""
-    import hashlib
 
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", author)[:40]
     key = hashlib.sha256(f"{digest}|{','.join(space)}|{code}".encode()).hexdigest()[:10]
@@ -57,6 +59,7 @@ def open_study(
     storage: str, name: str, *, seed: int, digest: str, space: list[str], folds: int
 ) -> Any:
     """Create or load the study; refuse to mix trials from other data or another weight space."""
+    # optuna loads only when a study is opened
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a Ctrl-C must not print a trial traceback
@@ -107,9 +110,7 @@ def claim_worker(storage: str, name: str) -> int:
     A slot is a lease in the study's database: a SIGKILLed worker's slot is free again at once on
     its host (its process is gone), elsewhere after a day.
     """
-    import atexit
 
-    from rftlab.search.lease import Leases, worker_id
 
     if (storage, name) in _CLAIMED:  # one process is one worker, however many times it calibrates
         return _CLAIMED[(storage, name)]
@@ -137,12 +138,14 @@ def _release(leases: Any, key: str, owner: str) -> None:
 
 def count_complete(study: Any) -> int:
     """COMPLETE trials of a persistent study (what `--trials` counts): one COUNT query on an RDB."""
+    # optuna loads only when a study is opened
     from optuna.storages import RDBStorage
     from optuna.trial import TrialState
 
     storage = getattr(study._storage, "_backend", study._storage)  # optuna wraps an RDB in a cache
     if not isinstance(storage, RDBStorage):
         return n_complete(study)
+    # sqlalchemy loads only when a study storage is opened
     import sqlalchemy as sa
     from optuna.storages._rdb.models import TrialModel
 
@@ -165,6 +168,7 @@ def working_copy(study: Any, seed: int, worker: int = 0) -> Any:
     same random start-up points, yet two identical reruns stay identical. A second worker
     (`worker` > 0) is shifted further, so two workers never propose the same points.
     """
+    # optuna loads only when a study is opened
     import optuna
 
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
@@ -178,6 +182,7 @@ def _fast_sqlite(rdb: Any, url: str) -> None:
     """WAL + synchronous=NORMAL: one fsync per checkpoint, not per commit (still crash-safe)."""
     if not url.startswith("sqlite"):
         return
+    # sqlalchemy loads only when a study storage is opened
     from sqlalchemy import event
 
     @event.listens_for(rdb.engine, "connect")
@@ -198,6 +203,7 @@ def _engine_kwargs(storage: str) -> dict[str, Any]:
 
 def fail_stale(study: Any) -> int:
     """Mark trials still RUNNING (their process died) as FAIL; returns how many."""
+    # optuna loads only when a study is opened
     from optuna.trial import TrialState
 
     n = 0
@@ -210,12 +216,14 @@ def fail_stale(study: Any) -> int:
 
 
 def n_complete(study: Any) -> int:
+    # optuna loads only when a study is opened
     from optuna.trial import TrialState
 
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def delete_study(storage: str, name: str) -> None:
+    # optuna loads only when a study is opened
     import optuna
 
     optuna.delete_study(study_name=name, storage=storage)
@@ -223,9 +231,11 @@ def delete_study(storage: str, name: str) -> None:
 
 def save_plots(study: Any, folder: str | os.PathLike) -> list[Path]:
     """Optuna's optimisation-history and parameter-importance plots as PNGs."""
+    # matplotlib loads only when a figure is drawn
     import matplotlib
 
     matplotlib.use("Agg")
+    # matplotlib loads only when a figure is drawn
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as ovm
 

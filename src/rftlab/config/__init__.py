@@ -15,6 +15,7 @@ from rftlab.config.base import PARAMS_FILE, Section, YamlDate, YamlPath
 from rftlab.config.params import (
     Params,
     load_params,
+    params_mapping,
     params_model,
     params_path,
     parse_params,

@@ -86,7 +86,7 @@ class RftParams(Section):
     def section(self, name: str) -> Any:
         """The params of backend `name` (rft.<name>), its plugin's defaults when params.yaml has none."""
         found = getattr(self, name, None)
-        return found if found is not None else plugins.backend(name).params_model()
+        return found if found is not None else plugins.backend(name).params_section()()
 
     def with_section(self, name: str, section: Any) -> RftParams:
         """A copy with backend `name`'s params replaced (a search trial's hyperparameters)."""
@@ -105,6 +105,6 @@ class RftParams(Section):
 @lru_cache(maxsize=1)
 def rft_model() -> type[RftParams]:
     """RftParams with a field per registered backend (rft.<name>: its plugin's params model)."""
-    fields: dict[str, Any] = {name: (p.params_model, Field(default_factory=p.params_model))
-                              for name, p in plugins.plugins().items()}
+    sections = {name: p.params_section() for name, p in plugins.plugins().items()}
+    fields: dict[str, Any] = {name: (cls, Field(default_factory=cls)) for name, cls in sections.items()}
     return create_model("RftParams", __base__=RftParams, **fields)

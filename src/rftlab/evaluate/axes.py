@@ -15,13 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from rftlab.evaluate.plots import _plt
+from rftlab.grader.relevance import Relevance
+from rftlab.grader.reward import target_p90 as calibrated
+from rftlab.grader.scoring import copy_overlap
+
 FAVOURITE_REPEATS = 3   # a favourite word or ending said this often in one reply is a tic, not style
 PROMPT_OVERLAP = 0.3    # share of the reply's 5-grams found in the prompt
 
 
 def _judge(grader: Any) -> Any:
-    from rftlab.grader.relevance import Relevance
-
     rel = getattr(grader, "relevance", None)
     return rel if rel is not None else Relevance({"judge": "proxy"})
 
@@ -29,7 +32,6 @@ def _judge(grader: Any) -> Any:
 def target_p90(grader: Any, prompts: Sequence[str], references: Sequence[str | None]) -> float | None:
     """The target's 90th percentile: his real replies (reference answers) scored with their prompts,
     else the calibration figure in the bundle."""
-    from rftlab.grader.reward import target_p90 as calibrated
 
     real = [grader.score(ref, prompt=p)[0] for p, ref in zip(prompts, references) if ref]
     return float(np.quantile(real, 0.9)) if real else calibrated(grader)
@@ -44,7 +46,6 @@ def flags(text: str, prompt: str, style: float, p90: float | None, favourites: S
     """Why a reply that out-scores the target looks like a hack (empty: not flagged)."""
     if p90 is None or style <= p90 or not text:
         return []
-    from rftlab.grader.scoring import copy_overlap
 
     out = []
     if prompt and copy_overlap(text, prompt) >= PROMPT_OVERLAP:
@@ -92,7 +93,6 @@ def metrics(graded: dict[str, list[list[dict]]], p90: float | None) -> dict[str,
 
 def figure(graded: dict[str, list[list[dict]]], *, title: str = "") -> Any:
     """Per-prompt mean style (x) against mean relevance (y), base and tuned."""
-    from rftlab.evaluate.plots import _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 4.2))

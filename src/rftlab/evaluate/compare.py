@@ -11,12 +11,16 @@ import datetime as dt
 import html
 import math
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rftlab import contracts, tracking
 from rftlab.errors import InputError
+from rftlab.evaluate import plots
+from rftlab.io import atomic_open
+from rftlab.tracking.experiment import publish_report
 
 EVAL_METRICS = (
     contracts.EVAL_BASE_MEAN, contracts.EVAL_TUNED_MEAN, contracts.EVAL_UPLIFT_PCT, "eval/uplift_ci_low", "eval/uplift_ci_high",
@@ -161,7 +165,6 @@ def load_rows(experiment: str | None = None, study: str | None = None) -> list[d
 
 def _figures(rows: Sequence[dict], folder: Path) -> dict[str, Any]:
     """Download each job's evaluation PNGs and render cross-job figures; paths relative to the report."""
-    from rftlab.evaluate import plots
 
     figs: dict[str, Any] = {"jobs": {}}
     curves = {r["job"]: tracking.metric_history(r["run_id"], contracts.TRAIN_REWARD_MEAN) for r in rows}
@@ -181,7 +184,6 @@ def _figures(rows: Sequence[dict], folder: Path) -> dict[str, Any]:
 
 def write_report(rows: Sequence[dict], cols: Sequence[str], path: str | Path, *, title: str = "RFT job comparison") -> Path:
     """Markdown (.md) or HTML (.html/.htm) report with the table and the plots beside it."""
-    from rftlab.io import atomic_open
 
     path = Path(path).absolute()  # downloaded artifacts come back as absolute paths
     fmt = "html" if path.suffix.lower() in {".html", ".htm"} else "md" if path.suffix.lower() in {".md", ".markdown"} else None
@@ -226,9 +228,7 @@ def publish(rows: Sequence[dict], cols: Sequence[str], *, study: str | None = No
     """Log the HTML report (and its figures) to MLflow, one click from the runs page: into the study's
     `search` run, else the experiment's `comparison` run (its description links to it). Returns the
     run id; a store that refuses says so in a warning, never failing the command."""
-    import tempfile
 
-    from rftlab.tracking.views import publish_report
 
     with tempfile.TemporaryDirectory() as tmp:
         write_report(rows, cols, Path(tmp) / "report.html", title="RFT job comparison" + (f": {study}" if study else ""))

@@ -39,7 +39,7 @@ from rftlab.headline import write_headline
 from rftlab.io import file_md5, write_json
 from rftlab.prompts.records import prompt_text, read_prompts, reference_text
 from rftlab.stage import PASS, Verdict
-from rftlab.tracking import tuned, views
+from rftlab.tracking import experiment, tuned
 
 log = logging.getLogger(__name__)
 KIND = "evaluation"
@@ -160,7 +160,7 @@ def record(result: Result, inputs: Inputs, params: Params, paths: Paths) -> str:
         tuned.record_evaluation(inputs.job["job_id"], metrics)
     except Exception as exc:
         log.warning("tuned model version not tagged with the evaluation: %s", exc)
-    views.refresh()
+    experiment.refresh()
     try:
         compare(log=True)
     except Exception as exc:

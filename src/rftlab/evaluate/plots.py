@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts
+from rftlab.io import atomic_path
 
 
 def _plt() -> Any:
+    # matplotlib loads only when a figure is drawn
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    # matplotlib loads only when a figure is drawn
     import matplotlib.pyplot as plt
 
     return plt
@@ -79,7 +82,6 @@ def uplift_bars(rows: Sequence[Mapping[str, Any]], *, label: str = "job", metric
 
 def save(fig: Any, path: str | Path) -> Path:
     """Write a PNG atomically and free the figure."""
-    from rftlab.io import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from rftlab import contracts, tracking
+from rftlab.errors import InputError
+from rftlab.jobs.lineage import CURVES, find_job_run, job_run_id
 
 EVALUATED = "rftlab.evaluated"
 EVALUATION_RUN = "rftlab.evaluation_run_id"  # on the job run: its latest evaluation
@@ -26,8 +28,6 @@ HEADLINE = (contracts.EVAL_BASE_MEAN, contracts.EVAL_TUNED_MEAN, contracts.EVAL_
 def reward_curves(job: dict, job_path: Any = "data/rft/job.json") -> dict[str, list[tuple[int, float]]]:
     """The job's reward curves from its record; a record without curves (older rftlab) reads them from
     the job's run, and when this store has no such run says which command rewrites the record."""
-    from rftlab.errors import InputError
-    from rftlab.jobs.lineage import CURVES, find_job_run
 
     curves = job.get("curves")
     if isinstance(curves, dict):
@@ -42,7 +42,6 @@ def reward_curves(job: dict, job_path: Any = "data/rft/job.json") -> dict[str, l
 def log_evaluation(job: dict, job_path: Any, result: dict, eval_params: dict, *, grader: Any, judge: Any,
                    table: dict, graded: dict, figures: dict[str, Any]) -> str:
     """One evaluation run nested under the job's run; the job run points at it. Returns its id."""
-    from rftlab.jobs.lineage import job_run_id
 
     job_run = job_run_id(job, job_path)
     earlier = tracking.child_runs(job_run, "evaluation")

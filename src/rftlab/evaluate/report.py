@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts
+from rftlab.io import atomic_open
 
 HEADLINE = (
     ("base mean score", contracts.EVAL_BASE_MEAN), ("tuned mean score", contracts.EVAL_TUNED_MEAN),
@@ -65,8 +66,6 @@ def render(job: dict, result: dict, table: dict[str, list], images: list[Path], 
 
 
 def write(path: str | Path, job: dict, result: dict, table: dict[str, list], images: list[Path]) -> Path:
-    from rftlab.io import atomic_open
-
     path = Path(path)
     with atomic_open(path) as fh:
         fh.write(render(job, result, table, images, path))

@@ -11,6 +11,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from rftlab.errors import InputError
+from rftlab.grader.bundle import load_grader
+from rftlab.io import read_messages
+
 
 def _ts(row: dict) -> float:
     try:
@@ -73,10 +77,6 @@ def format_spot_check(rows: list[dict], *, width: int = 30, target: str | None =
 
 def run(grader_path: str | Path, messages_path: str | Path, *, per_user: int, users: list[str] | None,
         width: int, target: str | None) -> str:
-    from rftlab.errors import InputError
-    from rftlab.grader.bundle import load_grader
-    from rftlab.io import read_messages
-
     if not Path(grader_path).exists():
         raise InputError(f"{grader_path}: grader bundle not found")
     grader = load_grader(grader_path)

@@ -15,6 +15,7 @@ from typing import Any
 from rftlab.errors import InputError
 from rftlab.grader.relevance import Relevance, config_from
 from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine, components
+from rftlab.io import read_json, write_json
 from rftlab.style.features import extract
 
 BUNDLE_SCHEMA = 1
@@ -58,8 +59,6 @@ def make_bundle(profile: Mapping[str, Any], weights: Mapping[str, float] | None 
 
 
 def write_bundle(path: str | os.PathLike, bundle: Mapping[str, Any]) -> None:
-    from rftlab.io import write_json
-
     write_json(path, dict(bundle), indent=None)
 
 
@@ -121,7 +120,6 @@ def grader_from_obj(obj: Any, source: str = "grader") -> Grader:
 
 def load_grader(path: str | os.PathLike) -> Grader:
     """Load a bundle or a bare profile from disk; anything else is a one-line InputError."""
-    from rftlab.io import read_json
 
     path = Path(path)
     if path.is_dir():

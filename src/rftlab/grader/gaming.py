@@ -13,6 +13,8 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rftlab.style.tagger import tagger
+
 ENGLISH = (
     "Thanks for the update. I reviewed the pull request this morning and left a few comments "
     "about the retry logic; once those are addressed we can merge it and deploy on Thursday.",
@@ -70,7 +72,6 @@ def attempts(profile: Mapping[str, Any], genuine: Sequence[str], *, seed: int = 
 def fragment_salad(genuine: Sequence[str], rng: random.Random, n: int = 3) -> list[str]:
     """Genuine texts cut into chunks of 1-3 tokens and shuffled: every piece is the target's,
     no sentence is (what a black-box search over fragments converges to; calibrate/attack.py)."""
-    from rftlab.style.tagger import tagger
 
     tokens = [w.surface for g in genuine for w in tagger()(g.replace("\n", " "))]
     if len(tokens) < 6:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.grader.bundle import Grader, load_grader
+from rftlab.grader.deployment import verify_image
 from rftlab.grader.reward import add_ceiling, apply_relevance
 from rftlab.grader.scoring import finite
 
@@ -298,8 +299,6 @@ def _lambda_handler(event: Any, context: Any = None) -> list[dict[str, Any]]:
     global _GRADER
     _setup_logging()
     if _GRADER is None:
-        from rftlab.grader.deployment import verify_image
-
         path = default_grader_path()
         # A mismatch raises (logged first as `grader_deployment_mismatch`), so every invocation
         # fails and the grader is not cached. We do not answer 0 with a named metric instead:

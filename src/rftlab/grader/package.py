@@ -16,12 +16,16 @@ import hashlib
 import importlib.metadata as md
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from rftlab.errors import InputError, RftlabError
 from rftlab.grader import deployment
+from rftlab.grader.bundle import load_grader
 from rftlab.grader.deployment import BASE_IMAGE, HANDLER, HANDLER_DISTRIBUTIONS
+from rftlab.io import write_json
+from rftlab.privacy.audit import require_clean
 
 ZIP_LIMIT_MB = 250.0
 TASK_ROOT = "/var/task"
@@ -86,16 +90,12 @@ def _sha256(path: Path) -> str:
 
 def package(grader_path: str | os.PathLike, out: str | os.PathLike, *, fmt: str = "image") -> dict[str, Any]:
     """Write the build context (fmt=image) into `out`; returns the manifest."""
-    import tempfile
 
-    from rftlab.grader.bundle import load_grader
-    from rftlab.io import write_json
 
     if fmt not in ("image", "zip"):
         raise InputError(f"--format must be image or zip, not {fmt!r}")
     grader_path = Path(grader_path)
     grader = load_grader(grader_path)
-    from rftlab.privacy.audit import require_clean
 
     require_clean(grader_path, "package it for Lambda")  # the image ships the bundle: no personal data in it
     bundle = deployment.image_bundle(grader_path)

@@ -12,21 +12,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rftlab import contracts
+from rftlab import contracts, tracking
 from rftlab.errors import InputError
+from rftlab.grader.bundle import load_grader
 
 MODEL_NAME = "rftlab-grader"
 BUNDLE_ARTIFACT = "grader_bundle"
 
 
 def _load_state(artifacts: dict[str, str]) -> Any:
-    from rftlab.grader.bundle import load_grader
-
     return load_grader(artifacts[BUNDLE_ARTIFACT])
 
 
 def predict_frame(grader: Any, frame: Any) -> Any:
     """DataFrame with `text` (and optionally `prompt`) -> DataFrame of score + components."""
+    # pandas loads only for tables
     import pandas as pd
 
     if isinstance(frame, dict):
@@ -47,10 +47,9 @@ def register_grader(bundle_path: str | os.PathLike, *, model_name: str | None = 
 
     Registering does not move any alias: rftlab.calibrate.champion decides `champion`.
     """
+    # pandas loads only for tables
     import pandas as pd
 
-    from rftlab import tracking
-    from rftlab.grader.bundle import load_grader
 
     model_name = model_name or MODEL_NAME
 
@@ -83,6 +82,5 @@ def register_grader(bundle_path: str | os.PathLike, *, model_name: str | None = 
 
 def set_alias(version: str, alias: str = "champion", *, model_name: str | None = None) -> None:
     """Point `alias` (e.g. champion) at a registered grader version."""
-    from rftlab import tracking
 
     tracking.set_model_alias(model_name or MODEL_NAME, alias, str(version))

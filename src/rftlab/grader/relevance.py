@@ -47,6 +47,7 @@ from typing import Any
 
 from rftlab.aws.clients import short_client
 from rftlab.grader.verdict import NEUTRAL, parse_verdict
+from rftlab.style.tagger import tagger
 
 log = logging.getLogger("rftlab.grader")
 
@@ -108,8 +109,6 @@ def key_terms(text: str) -> dict[str, float]:
 
 @functools.lru_cache(maxsize=4096)
 def _key_terms(text: str) -> tuple[tuple[str, float], ...]:
-    from rftlab.style.tagger import tagger
-
     terms: dict[str, float] = {}
     for word in tagger()(text.replace("\n", " ")):
         surface, f = word.surface, word.feature

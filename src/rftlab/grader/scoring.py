@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rftlab.grader.fluency import disfluency, pos_model
 from rftlab.style.features import COUNT_FAMILIES, extract
 
@@ -273,7 +275,6 @@ def combine(comps: Mapping[str, float], weights: Mapping[str, float] | None = No
 
 def combine_matrix(C: np.ndarray, names: Sequence[str], weights: Mapping[str, float] | None = None) -> np.ndarray:
     """`combine` over the rows of C (n_texts x len(names)); identical results, vectorised."""
-    import numpy as np
 
     w = _weights(weights)
     C = np.nan_to_num(np.asarray(C, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)

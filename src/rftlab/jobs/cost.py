@@ -21,8 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rftlab.config import load_params
 from rftlab.errors import RftlabError
 from rftlab.grader.relevance import DEFAULT_RUBRIC
+from rftlab.io import iter_jsonl
 
 LABEL = "estimate"
 
@@ -57,7 +59,6 @@ def approx_tokens(text: str, chars_per_token: float) -> int:
 
 def prompt_stats(path: str | Path, chars_per_token: float = 1.0) -> tuple[int, float]:
     """(records, mean prompt tokens) of a prompt JSONL file."""
-    from rftlab.io import iter_jsonl
 
     n, tokens = 0, 0
     for rec in iter_jsonl(path, required=("messages",)):
@@ -112,8 +113,6 @@ def estimate_files(train: str | Path, hp: dict[str, Any], prices: Any, *, memory
     """`judge` "params": the relevance judge params.yaml configures (rftlab.config `relevance`)."""
     records, avg = prompt_stats(train, prices.chars_per_token)
     if judge == "params":
-        from rftlab.config import load_params
-
         judge = judge_cost(load_params().relevance, prices.chars_per_token)
     return estimate(records, avg, hp, prices, memory_mb=memory_mb, judge=judge if isinstance(judge, JudgeCost) else None)
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts
+from rftlab.io import atomic_open
 
 FILES = {contracts.TRAIN_REWARD_MEAN: "train_reward.csv", contracts.VAL_REWARD_MEAN: "val_reward.csv"}
 
 
 def write_curves(folder: str | os.PathLike, record: Mapping[str, Any]) -> list[Path]:
     """Write `step,reward` CSVs for the record's training and validation reward curves."""
-    from rftlab.io import atomic_open
 
     curves = record.get("curves") or {}
     written = []

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts, tracking
+from rftlab.jobs.state import default_store
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,6 @@ def restore_job_run(record: Mapping[str, Any], *, history: Sequence[tuple[int, M
 def job_run_id(record: Mapping[str, Any], job_path: str | Path | None = None) -> str:
     """The run of the job named by a job record: this project's own execution of it (its job state)
     when that run is in the store, else the job's run found by id, else one recorded from the record."""
-    from rftlab.jobs.state import default_store
 
     state = default_store().load(str(record["spec_hash"])) if record.get("spec_hash") else None
     if state is not None and state.job_id == record["job_id"] and state.run_id and tracking.run_exists(state.run_id):

@@ -22,7 +22,7 @@ from rftlab.jobs.lineage import curves, ensure_state_run, find_job_run
 from rftlab.jobs.spec import JobSpec, build_spec
 from rftlab.jobs.state import JobState
 from rftlab.stage import PASS, Verdict
-from rftlab.tracking import tuned, views
+from rftlab.tracking import experiment, tuned
 
 log = logging.getLogger(__name__)
 KIND = contracts.RFT_JOB
@@ -162,7 +162,7 @@ def record(result: Result, inputs: Inputs, params: Any, paths: Paths) -> None:
                                   tags=inputs.plugin.model_tags(result.record))
         except Exception as exc:
             log.warning("tuned model not logged to MLflow: %s", exc)
-        views.refresh()
+        experiment.refresh()
 
 
 def run(params: Any, paths: Paths, *, base_model: str | None = None, progress: bool = True,

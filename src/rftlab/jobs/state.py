@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rftlab.config import project_root
 from rftlab.errors import InputError
 from rftlab.io import write_json
 
@@ -96,8 +98,6 @@ class StateStore:
 
 def default_store() -> StateStore:
     """The project's job store, outside DVC outputs so `dvc repro` never deletes it."""
-    import os
 
-    from rftlab.config import project_root
 
     return StateStore(os.environ.get("RFTLAB_JOBS_DIR") or project_root() / ".rftlab" / "jobs")

@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from rftlab.errors import InputError
+from rftlab.grader.handler import handle, to_payload
 from rftlab.grader.relevance import DEFAULT_RUBRIC
+from rftlab.jobs.cost import approx_tokens
 from rftlab.preflight.figures import Rollout
 from rftlab.prompts.records import prompt_text, read_prompts
 from rftlab.stage import Check
@@ -55,7 +57,6 @@ def target_bar(grader: Any, records: list[dict]) -> tuple[float, float, int]:
 
 def converse_estimate(prompts: list[dict], n: int, max_tokens: int, prices: Any, relevance: Any) -> dict[str, float]:
     """Estimated USD of the rollouts' Converse calls and, with a Bedrock relevance judge, its calls."""
-    from rftlab.jobs.cost import approx_tokens
 
     cpt = prices.chars_per_token
     prompt_tokens = sum(approx_tokens(str(m.get("content", "")), cpt) for r in prompts for m in r["messages"])
@@ -72,7 +73,6 @@ def converse_estimate(prompts: list[dict], n: int, max_tokens: int, prices: Any,
 
 def score_rollouts(grader: Any, prompts: list[dict], completions: list[list[Any]]) -> list[list[Rollout]]:
     """Every completion through `handle` (one batch per prompt: one Lambda call per group, as in training)."""
-    from rftlab.grader.handler import handle, to_payload
 
     groups = []
     for record, samples in zip(prompts, completions, strict=True):

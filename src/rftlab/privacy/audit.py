@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.errors import GateFailed
+from rftlab.io import read_json
 from rftlab.privacy.tokens import personal
 
 
@@ -81,8 +82,6 @@ def audit_obj(obj: Any, source: str = "bundle") -> AuditReport:
 
 
 def audit_file(path: str | os.PathLike) -> AuditReport:
-    from rftlab.io import read_json
-
     return audit_obj(read_json(path), str(path))
 
 
@@ -96,6 +95,7 @@ def require_clean(path: str | os.PathLike, what: str) -> None:
 
 def audit_cmd(bundle: Path) -> None:
     """`rftlab grader audit`: exit 0 when nothing is found, else one line per kind and exit 1."""
+    # typer loads only for the CLI
     import typer
 
     report = audit_file(bundle)

@@ -17,6 +17,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from rftlab.aws import aws_errors, client
+from rftlab.aws.models import inference_id
+
 PARAPHRASE_INSTRUCTION = (
     "Rewrite the following message so that it asks or says the same thing in different words, "
     "in the same language and register. Reply with the rewritten message only.\n\n"
@@ -74,8 +77,6 @@ def augment(
 
 def bedrock_paraphraser(model_id: str, region: str, *, max_tokens: int = 512) -> Callable[[str], str | None]:
     """A text -> paraphrase function backed by bedrock-runtime Converse."""
-    from rftlab.aws import aws_errors, client
-    from rftlab.aws.models import inference_id
 
     model_id = inference_id(model_id, region)
     runtime = client("bedrock-runtime", region)

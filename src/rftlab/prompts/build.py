@@ -25,8 +25,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from rftlab.aws.clients import credentials_available
 from rftlab.config import PromptsParams
-from rftlab.prompts.augment import augment
+from rftlab.prompts.augment import augment, bedrock_paraphraser
 from rftlab.prompts.pairs import Pair, find_pairs, render_context
 from rftlab.prompts.split import split_by_unit
 from rftlab.prompts.text import estimate_tokens, normalize, pii_flagged, pii_found
@@ -149,8 +150,6 @@ def build_prompt_set(
 
 def paraphraser_for(cfg: PromptsParams) -> Any:
     """The Bedrock paraphraser when enabled AND credentials exist, else None (logged)."""
-    from rftlab.aws.clients import credentials_available
-    from rftlab.prompts.augment import bedrock_paraphraser
 
     a = cfg.augment
     if not a.bedrock_paraphrase or a.min_count <= 0:

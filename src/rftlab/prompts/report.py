@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from rftlab.io import atomic_open, atomic_path, write_jsonl
 from rftlab.prompts.build import REASONS, PromptSet
 from rftlab.prompts.text import estimate_tokens
 
@@ -18,7 +19,6 @@ MAX_BINS = 40  # histogram bins: the smallest power-of-two width (estimated toke
 
 def write_records(path: Path, records: list[dict]) -> None:
     """Deterministic bytes: records in build order, keys in record order, UTF-8 kept readable."""
-    from rftlab.io import write_jsonl
 
     write_jsonl(path, records)
 
@@ -90,12 +90,13 @@ def histogram(result: PromptSet) -> list[dict[str, int]]:
 
 def write_plots(result: PromptSet, plots_dir: Path) -> dict[str, Path]:
     """plots/prompts/lengths.csv (DVC plot data) and lengths.png; returns both paths."""
+    # matplotlib loads only when a figure is drawn
     import matplotlib
 
     matplotlib.use("Agg")
+    # matplotlib loads only when a figure is drawn
     import matplotlib.pyplot as plt
 
-    from rftlab.io import atomic_open, atomic_path
 
     rows = histogram(result)
     csv_path, png_path = plots_dir / "lengths.csv", plots_dir / "lengths.png"

@@ -16,6 +16,8 @@ import math
 import re
 import unicodedata
 
+from rftlab.privacy.scrub import scrub
+
 _CJK = re.compile(
     "[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
@@ -46,7 +48,6 @@ def normalize(text: str) -> str:
 def pii_found(text: str) -> str | None:
     """Kind of the first personal datum or secret left in `text` (e.g. 'email', 'phone', 'card'),
     else None: the same detectors as ingest (rftlab.privacy, docs/privacy.md)."""
-    from rftlab.privacy.scrub import scrub
 
     _, counts = scrub(text)
     return sorted(counts)[0] if counts else None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rftlab.errors import InputError
 from rftlab.prompts.text import estimate_tokens, normalize
 
 
@@ -199,8 +200,6 @@ def validate_file(
 
 
 def validate_file_counted(path: str | Path, **kwargs) -> tuple[list[Problem], int]:
-    from rftlab.errors import InputError
-
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found")

@@ -45,6 +45,7 @@ def _owner_dead(owner: str) -> bool:
 
 class Leases:
     def __init__(self, url: str, engine_kwargs: dict[str, Any] | None = None) -> None:
+        # sqlalchemy loads only when a study storage is opened
         import sqlalchemy as sa
 
         self.sa = sa

@@ -36,6 +36,7 @@ class Ledger:
 
 
 def ledger(trials: list[Any]) -> Ledger:
+    # optuna loads only when a study is opened
     from optuna.trial import TrialState
 
     spent = committed = 0.0

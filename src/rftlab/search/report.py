@@ -13,6 +13,7 @@ import yaml
 
 from rftlab import contracts, tracking
 from rftlab.io import atomic_path
+from rftlab.studies import save_plots
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def write_best(path: str | Path, backend: str, study: Any) -> dict[str, Any] | N
 
 def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, Any]:
     """Log the study's state into the active search run; returns the headline figures."""
+    # optuna loads only when a study is opened
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
@@ -99,7 +101,6 @@ def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, An
         tracking.set_tags({"rftlab.best_trial": figures["best_trial"],
                            **{f"best.{k}": v for k, v in study.best_trial.params.items()}})
         tracking.log_artifact(folder / "best.yaml", "search")
-    from rftlab.studies import save_plots
 
     for png in save_plots(study, folder):
         tracking.log_artifact(png, "search/plots")

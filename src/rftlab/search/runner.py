@@ -20,9 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import plugins
+from rftlab.calibrate.study import redact
 from rftlab.errors import ConfigError, RftlabError
-from rftlab.search import ledger, space
+from rftlab.io import path_md5
+from rftlab.search import ledger, report, space
+from rftlab.search import study as studies
 from rftlab.search.lease import Leases, worker_id
+from rftlab.search.study import make_sampler
 from rftlab.search.trials import Context, follow, launch
 
 log = logging.getLogger(__name__)
@@ -47,10 +51,6 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
                trials: int | None = None, out_dir: str | Path = "reports/search", echo: Any = print,
                max_polls: int | None = None) -> dict[str, Any]:
     """Drive the study to `trials` finished trials; returns the headline figures."""
-    from rftlab.calibrate.study import redact
-    from rftlab.io import path_md5
-    from rftlab.search import report
-    from rftlab.search import study as studies
 
     cfg = params.search
     if trials is not None:
@@ -95,6 +95,7 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
 
 
 def _counts(study: Any) -> tuple[int, list[Any], list[Any]]:
+    # optuna loads only when a study is opened
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
@@ -104,6 +105,7 @@ def _counts(study: Any) -> tuple[int, list[Any], list[Any]]:
 
 
 def _running(study: Any) -> dict[int, Any]:
+    # optuna loads only when a study is opened
     from optuna.trial import TrialState
 
     return {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
@@ -141,9 +143,9 @@ def _loop(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], max_poll
 
 def _launch_next(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], ttl: float) -> bool:
     """Ask and launch one trial under the launch lease; True when the budget refused it."""
+    # optuna loads only when a study is opened
     import optuna
 
-    from rftlab.search.study import make_sampler
 
     cfg, study = ctx.cfg, ctx.study
     with leases.hold(f"{study.study_name}/launch", me, ttl):

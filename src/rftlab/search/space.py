@@ -14,6 +14,7 @@ INTEGER = {"epochCount", "batchSize", "trainingSamplePerPrompt", "inferenceMaxTo
 
 def distributions(space: dict[str, Any]) -> dict[str, Any]:
     """{name: optuna distribution} for the `search.space` section."""
+    # optuna loads only when a study is opened
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.calibrate.study import _engine_kwargs, _fast_sqlite, redact
+from rftlab.config import project_root
 from rftlab.errors import ConfigError
 
 
 def default_storage() -> str:
-    from rftlab.config import project_root
-
     return f"sqlite:///{(project_root() / 'data' / 'search' / 'optuna.db').as_posix()}"
 
 
@@ -30,6 +29,7 @@ def default_name(backend: str, digests: dict[str, str], space: list[str], object
 def make_sampler(cfg: Any, n_trials_so_far: int) -> Any:
     """A sampler seeded by the search seed and the trials already asked: a resumed or second
     worker never replays the same start-up points, yet a rerun from scratch is identical."""
+    # optuna loads only when a study is opened
     import optuna
 
     seed = cfg.seed + n_trials_so_far
@@ -42,6 +42,7 @@ def make_sampler(cfg: Any, n_trials_so_far: int) -> Any:
 
 
 def make_pruner(cfg: Any) -> Any:
+    # optuna loads only when a study is opened
     import optuna
 
     if cfg.pruner == "median":
@@ -58,6 +59,7 @@ def _race(exc: Exception) -> bool:
 
 def open_study(storage: str, name: str, cfg: Any, *, space: list[str]) -> Any:
     """Create or load the study (maximize); refuse a study that searched other names."""
+    # optuna loads only when a study is opened
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)

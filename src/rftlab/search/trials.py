@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts, plugins
-from rftlab.jobs.spec import JobSpec
+from rftlab.jobs.spec import JobSpec, build_spec
 from rftlab.jobs.state import JobState
 from rftlab.search import ledger, space
+from rftlab.search.report import tag_job_run
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def rft_for(ctx: Context, hp: dict[str, Any]) -> Any:
 
 
 def spec_for(ctx: Context, trial_params: dict[str, Any]) -> JobSpec:
-    from rftlab.jobs.spec import build_spec
-
     base = ctx.params.rft.section(ctx.backend).hyperparameters.model_dump()
     rft = rft_for(ctx, space.hyperparameters(base, trial_params))
     return build_spec(rft, train=ctx.inputs["train"], val=ctx.inputs.get("val"), grader=ctx.inputs["grader"],
@@ -139,6 +138,7 @@ def spawn(ctx: Context, number: int, state: JobState) -> None:
 # ---------------------------------------------------------------------------- follow
 def follow(ctx: Context, frozen: Any) -> bool:
     """One look at a running trial's job: report, prune, tell when it ended. True when told."""
+    # optuna loads only when a study is opened
     import optuna
 
     attrs = frozen.user_attrs
@@ -190,6 +190,7 @@ def objective(cfg: Any, curve: list[tuple[int, float]], cost_usd: float) -> floa
 
 def tell(ctx: Context, frozen: Any, trial: Any, backend: Any, state: JobState,
          curve: list[tuple[int, float]]) -> None:
+    # optuna loads only when a study is opened
     import optuna
 
     TS = optuna.trial.TrialState
@@ -212,6 +213,5 @@ def tell(ctx: Context, frozen: Any, trial: Any, backend: Any, state: JobState,
         ctx.echo(f"trial {frozen.number}: job {state.job_id} ended {state.status}"
                  f"{': ' + state.failure_message if state.failure_message else ''}; not counted")
         outcome = "FAIL"
-    from rftlab.search.report import tag_job_run
 
     tag_job_run(ctx, frozen.number, state, outcome, pruned)

@@ -23,6 +23,8 @@ from collections.abc import Collection, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
+import numpy as np
+
 LEARNED_FAMILIES: tuple[str, ...] = ("char", "func", "pos", "ending", "comma", "punct", "vocab")
 REGULARISATION_C = 10.0  # inverse L2 strength (the supervised baseline's setting)
 VOCAB_CAP = 40000        # most frequent keys (document frequency) fitted
@@ -49,7 +51,7 @@ def fit_learned(
 
     Keys in `exclude` (family -> keys: personal data, rare digit tokens) are neither fitted nor stored.
     """
-    import numpy as np
+    # scipy loads only when needed
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 

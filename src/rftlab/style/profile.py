@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rftlab.errors import InputError
+from rftlab.privacy.tokens import has_payload, personal
 from rftlab.style.features import CONTENT_POS, COUNT_FAMILIES, extract
 from rftlab.style.learned import fit_learned
 
@@ -115,7 +116,6 @@ def _private_keys(
     """Keys per family the profile must not keep (docs/privacy.md): any key in which the detectors
     find personal data, and keys carrying a digit or @ that fewer than `min_users` distinct users
     wrote. Family "tail" holds the sentence-ending tails behind favorite_endings."""
-    from rftlab.privacy.tokens import has_payload, personal
 
     blocked: dict[str, set[str]] = defaultdict(set)
     for fam, counts in sums.items():

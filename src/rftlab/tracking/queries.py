@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rftlab import contracts
 from rftlab.config import load_params
+from rftlab.errors import InputError
 from rftlab.tracking.experiment import use_experiment
 from rftlab.tracking.runs import flatten, process_tags
 from rftlab.tracking.store import mlflow_api, open_store, tracking_uri
@@ -18,9 +20,9 @@ from rftlab.tracking.store import mlflow_api, open_store, tracking_uri
 
 def get_run(run_id: str) -> Any:
     """The MLflow run `run_id` in the project's store; InputError when it does not exist."""
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.exceptions import MlflowException
 
-    from rftlab.errors import InputError
 
     open_store()
     try:
@@ -31,6 +33,7 @@ def get_run(run_id: str) -> Any:
 
 def run_exists(run_id: str) -> bool:
     """Is `run_id` a (not deleted) run of the current store?"""
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.exceptions import MlflowException
 
     open_store()
@@ -50,8 +53,6 @@ def resume_run(run_id: str) -> Iterator[Any]:
     mlflow = mlflow_api()
     run = get_run(run_id)
     if run.data.tags.get(contracts.KIND, "") not in contracts.RUN_KINDS:
-        from rftlab.errors import InputError
-
         raise InputError(f"MLflow run {run_id} has no known {contracts.KIND} tag (got {run.data.tags.get(contracts.KIND)!r})")
     status = run.info.status if run.info.status != "RUNNING" else "FINISHED"
     use_experiment(run.info.experiment_id)  # start_run refuses a mismatch
@@ -76,6 +77,7 @@ def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
 
 def download_artifact(run_id: str, artifact_path: str, dst: str | os.PathLike) -> Path | None:
     """Copy one artifact of a run into folder `dst`; None when the run has no such artifact."""
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.exceptions import MlflowException
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -104,8 +106,8 @@ def log_child_run(
     switches the active run, so the parent stays active. Pass `parent` (the parent's Run,
     fetched once) to save a store round-trip per child. Returns the child's run id.
     """
-    import time
 
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.entities import Metric, Param
 
     if kind not in contracts.RUN_KINDS:
@@ -133,7 +135,6 @@ def log_child_run(
 
 def runs_of_kind(kind: str, *, experiment: str | None = None) -> list[Any]:
     """Runs tagged `rftlab.kind = kind` in an existing experiment, newest first (never creates one)."""
-    from rftlab.errors import InputError
 
     mlflow = mlflow_api()
     open_store()
@@ -166,8 +167,8 @@ def tag_run(run_id: str, tags: dict[str, Any]) -> None:
 def log_metrics_to(run_id: str, metrics: Mapping[str, float | None], step: int = 0) -> None:
     """Log metrics to a run that is not the active one, without reopening it (its status and
     end time stay: e.g. the latest evaluation's headline on a finished job run)."""
-    import time
 
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.entities import Metric
 
     open_store()

@@ -7,12 +7,16 @@ look-up and the registration happen under one file lock (beside a sqlite store, 
 """
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from rftlab.config import project_root
+from rftlab.io import path_md5
+from rftlab.locks import file_lock
 from rftlab.tracking.store import mlflow_api, open_store, sqlite_path
 
 CONTENT = "rftlab.content_md5"
@@ -20,6 +24,7 @@ CONTENT = "rftlab.content_md5"
 
 def model_version_by_alias(name: str, alias: str) -> Any | None:
     """The registered model version behind `alias` (None when the model or alias is absent)."""
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.exceptions import MlflowException
 
     open_store()
@@ -51,6 +56,7 @@ def log_pyfunc_model(
     `load_context(artifacts: dict[str, str]) -> state` runs once when the model loads;
     `predict(state, model_input) -> DataFrame` scores. Returns MLflow's ModelInfo.
     """
+    # pandas loads only for tables
     import pandas as pd
 
     mlflow = mlflow_api()
@@ -88,9 +94,7 @@ def log_pyfunc_model(
 
 def content_md5(artifacts: Mapping[str, str]) -> str:
     """One digest over named artifact files/folders (DVC's MD5 of each)."""
-    import hashlib
 
-    from rftlab.io import path_md5
 
     blob = "\n".join(f"{k}={path_md5(Path(v))}" for k, v in sorted(artifacts.items()))
     return hashlib.md5(blob.encode("utf-8")).hexdigest()
@@ -99,8 +103,6 @@ def content_md5(artifacts: Mapping[str, str]) -> str:
 @contextlib.contextmanager
 def registry_lock() -> Iterator[None]:
     """Serialise look-up-then-register between processes (beside a sqlite store, else per project)."""
-    from rftlab.config import project_root
-    from rftlab.locks import file_lock
 
     db = sqlite_path(open_store())
     path = db.with_name(db.name + "-registry-lock") if db else project_root() / ".rftlab" / "locks" / "registry.lock"

@@ -23,8 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rftlab import contracts
-from rftlab.tracking.runs import JOB_ID, KIND, find_runs, log_metrics, stage_run
+import yaml
+
+from rftlab import contracts, tracking
+from rftlab.tracking.runs import find_runs, log_metrics, stage_run
 
 STAGE, STAGE_MD5, RESTORED = "rftlab.dvc.stage", "rftlab.dvc.stage_md5", "rftlab.restored"
 STAGE_KINDS = {"sample": "sample", "ingest": "ingest", "profile": "profile", "calibrate": "calibration",
@@ -44,7 +46,6 @@ def stage_digest(entry: Mapping[str, Any]) -> str:
 
 
 def lock_stages(lock: Path) -> dict[str, dict[str, Any]]:
-    import yaml
 
     data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
     return dict(data.get("stages") or {})
@@ -63,10 +64,10 @@ def _job_id(root: Path, entry: Mapping[str, Any]) -> str | None:
 def _logged_run(kind: str, entry: Mapping[str, Any], job_id: str | None) -> Any | None:
     """The newest run of `kind` the stage's command logged in this store for these inputs."""
     deps = set(_digests(entry.get("deps")).values())
-    candidates = find_runs(JOB_ID, job_id) if job_id else find_runs(KIND, kind)
+    candidates = find_runs(contracts.JOB_ID, job_id) if job_id else find_runs(contracts.KIND, kind)
     for run in candidates:
         tags = run.data.tags
-        if tags.get(KIND) != kind or run.info.status != "FINISHED" or tags.get("rftlab.superseded_by"):
+        if tags.get(contracts.KIND) != kind or run.info.status != "FINISHED" or tags.get("rftlab.superseded_by"):
             continue
         if job_id:
             return run
@@ -87,7 +88,6 @@ def _metrics(root: Path, entry: Mapping[str, Any]) -> dict[str, float]:
 
 def record(lock: Path, root: Path | None = None) -> dict[str, str]:
     """Link or record a run for every stage of `lock`; returns stage -> known | linked | restored."""
-    from rftlab import tracking
 
     root = root or lock.resolve().parent
     actions: dict[str, str] = {}
@@ -110,11 +110,11 @@ def record(lock: Path, root: Path | None = None) -> dict[str, str]:
             continue
         parent = None
         if kind == "evaluation" and job_id:
-            jobs = [r for r in find_runs(JOB_ID, job_id) if r.data.tags.get(KIND) == contracts.RFT_JOB]
+            jobs = [r for r in find_runs(contracts.JOB_ID, job_id) if r.data.tags.get(contracts.KIND) == contracts.RFT_JOB]
             parent = jobs[0].info.run_id if jobs else None
         tags.update({RESTORED: "true", **{f"dvc.dep.{p}": m for p, m in _digests(entry.get("deps")).items()}})
         if job_id:
-            tags[JOB_ID] = job_id
+            tags[contracts.JOB_ID] = job_id
         params = (entry.get("params") or {}).get("params.yaml") or {}
         with stage_run(kind, run_name=f"{name} (restored by DVC)", tags=tags, params=params, parent_run_id=parent):
             log_metrics(_metrics(root, entry))

@@ -195,6 +195,7 @@ def log_table(data: Any, artifact_file: str) -> None:
 
 def log_input_file(path: str | os.PathLike, *, name: str | None = None, context: str = "input") -> str:
     """Log a file as an MLflow dataset whose digest is the file's MD5; returns the digest."""
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 

@@ -22,14 +22,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from rftlab.config import project_root
+from rftlab.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ _EXPS = (".dvc", "tmp", "exps")
 
 def mlflow_api() -> Any:
     """The mlflow module, imported on first use: commands that never track stay fast."""
+    # mlflow loads on first use: commands that never track stay fast
     import mlflow
 
     return mlflow
@@ -91,6 +95,7 @@ def open_store() -> str:
     writers stop blocking each other) and lets MLflow create or migrate the tables; any other
     process doing the same waits, then finds them made.
     """
+    # mlflow loads on first use: commands that never track stay fast
     import mlflow
 
     uri = tracking_uri()
@@ -99,8 +104,6 @@ def open_store() -> str:
         return uri
     db = sqlite_path(uri)
     if db is not None:
-        from rftlab.locks import file_lock
-
         db.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(db.with_name(db.name + "-lock")):
             _sqlite_wal(db)
@@ -110,8 +113,6 @@ def open_store() -> str:
 
 
 def _sqlite_wal(db: Path) -> None:
-    import contextlib
-    import sqlite3
 
     try:
         with contextlib.closing(sqlite3.connect(db, timeout=60)) as con:
@@ -158,6 +159,7 @@ def warn_if_elsewhere(uri: str, name: str, location: str) -> None:
 def ensure_experiment(name: str) -> str:
     """The id of experiment `name` in the current store, created with an artifact location that
     follows the store when it does not exist yet (a concurrent creator wins harmlessly)."""
+    # mlflow loads on first use: commands that never track stay fast
     import mlflow
     from mlflow.exceptions import MlflowException
 

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts
+from rftlab.tracking.registry import find_model_versions
+from rftlab.tracking.runs import setup
+from rftlab.tracking.store import tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +50,9 @@ def model_tags(record: Mapping[str, Any], extra: Mapping[str, str] | None = None
 
 
 def _client() -> Any:
+    # mlflow loads on first use: commands that never track stay fast
     import mlflow
 
-    from rftlab.tracking.store import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow.MlflowClient()
@@ -57,13 +60,13 @@ def _client() -> Any:
 
 def version_of(job_id: str) -> Any | None:
     """The registered version of a job's model (None when the job has none)."""
-    from rftlab.tracking.registry import find_model_versions
 
     found = find_model_versions(REGISTERED, JOB_TAG, job_id)
     return max(found, key=lambda v: int(v.version)) if found else None
 
 
 def _save_local(model_dir: Path, dst: Path) -> None:
+    # mlflow loads on first use: commands that never track stay fast
     import mlflow
     import torch
     import transformers
@@ -90,7 +93,6 @@ def log_tuned_model(record: Mapping[str, Any], *, run_id: str | None, model_dir:
     if existing is not None:
         return existing
     client = _client()
-    from rftlab.tracking.runs import setup
 
     exp_id = setup()
     extra = tags
@@ -109,6 +111,7 @@ def log_tuned_model(record: Mapping[str, Any], *, run_id: str | None, model_dir:
     except Exception:
         client.finalize_logged_model(model.model_id, "FAILED")
         raise
+    # mlflow loads on first use: commands that never track stay fast
     from mlflow.exceptions import MlflowException
 
     try:

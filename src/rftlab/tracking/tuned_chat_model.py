@@ -15,6 +15,7 @@ from mlflow.pyfunc import PythonModel
 
 class TunedChatModel(PythonModel):
     def load_context(self, context):  # noqa: ANN001 (MLflow reads predict's hints: none here)
+        # transformers loads only when a model is trained or sampled
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = context.artifacts["model"]
@@ -29,6 +30,7 @@ class TunedChatModel(PythonModel):
         return f"user: {text}\nassistant:"
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001
+        # torch loads only when a model is trained or sampled
         import torch
 
         params = params or {}

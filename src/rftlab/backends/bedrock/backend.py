@@ -17,6 +17,8 @@ from typing import Any
 from rftlab.aws import aws_errors, client
 from rftlab.backends.bedrock import launch as bedrock_launch
 from rftlab.backends.bedrock import metrics as bedrock_metrics
+from rftlab.backends.bedrock import sync
+from rftlab.backends.bedrock.shapes import check_request, operation_name
 from rftlab.errors import InputError
 from rftlab.jobs import cost
 from rftlab.jobs.remote import RemoteBackend
@@ -62,7 +64,6 @@ class BedrockBackend(RemoteBackend):
         Throttling and 5xx are retried by botocore alone (adaptive mode, rftlab.aws.client_config):
         a second retry loop here would multiply the attempts (8 x 8) and the wait.
         """
-        from rftlab.backends.bedrock.shapes import check_request, operation_name
 
         check_request("bedrock", operation_name(self.api, op), kw)
         with aws_errors(doing):
@@ -117,7 +118,6 @@ class BedrockBackend(RemoteBackend):
     def _record(self, state: JobState, with_metrics: bool = True) -> JobState:
         if not self.track:
             return state
-        from rftlab.backends.bedrock import sync
 
         return sync.record(self, state, with_metrics=with_metrics)
 

@@ -53,6 +53,7 @@ def output_uri(bucket: str, prefix: str, spec_hash: str, attempt: int = 0) -> st
 
 
 def _exists(s3, bucket: str, key: str, md5: str) -> bool:
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import ClientError
 
     try:
@@ -74,6 +75,7 @@ def upload_file(
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found")
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import ClientError
 
     md5 = file_md5(p)
@@ -103,6 +105,7 @@ def upload_file(
 
 def _check_bucket(s3, bucket: str) -> None:
     """A missing bucket gets its own message rather than a bare 404."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import ClientError
 
     try:

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts
+from rftlab.backends.bedrock import sync
+from rftlab.backends.bedrock.commands import bedrock_state, make_backend
 from rftlab.errors import InputError
 from rftlab.jobs.state import JobState
+from rftlab.tracking import tuned
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +104,6 @@ def deploy_job(record: Mapping[str, Any], rft: Any, *, job_ref: str | None = Non
                echo: Callable[[str], None] = print) -> dict[str, Any]:
     """The deploy stage for a Bedrock job (by its record, or `job_ref`: an id or ARN): deploy, record the
     deployment on the job's MLflow run and registered model, return the stage's record."""
-    from rftlab.backends.bedrock import sync
-    from rftlab.backends.bedrock.commands import bedrock_state, make_backend
-    from rftlab.tracking import tuned
 
     backend = make_backend(rft, echo=echo)
     state = deploy(backend, bedrock_state(backend, job_ref or record["job_id"]), name=name)

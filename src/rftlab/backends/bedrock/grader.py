@@ -23,13 +23,22 @@ from typing import Any
 
 from rftlab.aws import aws_errors, client
 from rftlab.errors import ConfigError, GateFailed, InputError, RftlabError
-from rftlab.grader.deployment import ENV_VERSION, deployment_version
+from rftlab.grader.bundle import load_grader
+from rftlab.grader.deployment import (
+    ENV_VERSION,
+    context_deployment_version,
+    deployment_version,
+)
+from rftlab.grader.handler import handle, to_payload
+from rftlab.grader.package import package
+from rftlab.io import iter_jsonl
 
 log = logging.getLogger(__name__)
 
 
 def ensure_repository(name: str, region: str) -> str:
     """The ECR repository URI, creating the repository (scan on push) if missing."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import ClientError
 
     ecr = client("ecr", region)
@@ -76,7 +85,6 @@ def build_and_push(commands: list[str]) -> None:
 
 def ensure_context(grader_path: str | Path, context: str | Path) -> str:
     """(Re)write the build context unless it already holds this deployment; returns its deployment version."""
-    from rftlab.grader.deployment import context_deployment_version
 
     wanted = deployment_version(grader_path)
     if (Path(context) / "Dockerfile").exists():
@@ -85,7 +93,6 @@ def ensure_context(grader_path: str | Path, context: str | Path) -> str:
                 return wanted
         except (OSError, ValueError):
             pass
-    from rftlab.grader.package import package
 
     log.info("packaging grader deployment %s into %s", wanted, context)
     written = package(grader_path, context, fmt="image")["deployment_version"]
@@ -140,6 +147,7 @@ def _description(deployment: str, grader_version: str | None) -> str:
 
 def published_version(function: str, deployment: str, region: str) -> str | None:
     """The qualified ARN of an already published version of this deployment version, if any."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import ClientError
 
     lam = client("lambda", region)
@@ -165,6 +173,7 @@ def deploy_function(
     the image at cold start, and because it changes with every build, PublishVersion always has a
     changed configuration to publish (Lambda publishes nothing new for an unchanged function).
     """
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import ClientError
 
     if timeout_s < 60:
@@ -224,7 +233,6 @@ def deploy_grader(
     `bedrock` is params.rft.bedrock (lambda_function, region, ecr_repository, build_context,
     image_uri, lambda_role_arn, lambda_timeout_s, lambda_memory_mb).
     """
-    from rftlab.grader.bundle import load_grader
 
     b = bedrock
     grader = load_grader(grader_path).version
@@ -243,9 +251,6 @@ def deploy_grader(
 
 def smoke_test(grader_path: str | Path, prompts_path: str | Path, n: int = 4) -> dict[str, Any]:
     """Run real prompt samples through the Lambda code path (`handle`) before paying for a job."""
-    from rftlab.grader.bundle import load_grader
-    from rftlab.grader.handler import handle, to_payload
-    from rftlab.io import iter_jsonl
 
     grader = load_grader(grader_path)
     samples, refs = [], []

@@ -9,6 +9,7 @@ from typing import Any
 @lru_cache(maxsize=1)
 def bedrock_ranges() -> dict[str, dict[str, Any]]:
     """{name: {"type", "min"?, "max"?, "enum"?}} for RFTHyperParameters."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     import botocore.session
 
     model = botocore.session.get_session().get_service_model("bedrock")

@@ -15,6 +15,7 @@ from typing import Any
 from rftlab.aws import AwsError, aws_errors, client
 from rftlab.backends.bedrock.grader_iam import grader_execution_policy
 from rftlab.errors import ConfigError
+from rftlab.io import write_json
 
 SERVICE = "bedrock.amazonaws.com"
 VERSION = "2012-10-17"
@@ -241,8 +242,6 @@ def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
 
 
 def write_documents(docs: dict[str, dict], out_dir: str | Path) -> list[Path]:
-    from rftlab.io import write_json
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

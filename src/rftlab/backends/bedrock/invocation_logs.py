@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rftlab.backends.bedrock.shapes import problems
+
 SHAPE = "InvocationLogsConfig"
 
 
@@ -29,10 +31,10 @@ def build(s3_uri: str, filters: dict[str, Any] | None = None, use_prompt_respons
 
 def config_problems(s3_uri: str, filters: dict[str, Any] | None, use_prompt_response: bool) -> list[str]:
     """Every way the config breaks botocore's InvocationLogsConfig shape (required, unions, maps, patterns)."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     import botocore.session
     from botocore.validate import ParamValidator
 
-    from rftlab.backends.bedrock.shapes import problems
 
     shape = botocore.session.get_session().get_service_model("bedrock").shape_for(SHAPE)
     cfg = build(s3_uri, filters, use_prompt_response)
@@ -45,7 +47,6 @@ def config_problems(s3_uri: str, filters: dict[str, Any] | None, use_prompt_resp
 def _strict(shape: Any, value: Any, path: str) -> list[str]:
     """What botocore's client-side validation leaves to the server here: unknown keys, a union with
     other than exactly one member set, map sizes (RequestMetadataMap holds exactly one entry), key patterns."""
-    from rftlab.backends.bedrock.shapes import problems
 
     out: list[str] = []
     meta, where = shape.metadata, path or SHAPE

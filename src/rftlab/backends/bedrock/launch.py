@@ -22,9 +22,11 @@ from rftlab.backends.bedrock.hyperparams import check_ranges
 from rftlab.backends.bedrock.models import rft_base_model
 from rftlab.backends.bedrock.shapes import check_request
 from rftlab.errors import ConfigError, InputError
-from rftlab.io import iter_jsonl
+from rftlab.grader.bundle import load_grader
+from rftlab.io import iter_jsonl, read_json
 from rftlab.jobs import cost
 from rftlab.jobs.spec import JobSpec
+from rftlab.prompts.text import estimate_tokens
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +77,9 @@ def hyperparameters(spec: JobSpec) -> dict[str, Any]:
 
 
 def grader_version(grader_path: str) -> str:
-    from rftlab.io import read_json
-
     bundle = read_json(grader_path)
     version = bundle.get("version") if isinstance(bundle, dict) else None
     if not version:
-        from rftlab.grader.bundle import load_grader
-
         version = load_grader(grader_path).version
     return str(version)
 
@@ -111,8 +109,6 @@ def _draft(spec: JobSpec, rft: Any, attempt: int, digests: dict[str, str]) -> La
 
 
 def _check_prompt_lengths(train_path: str, hp: dict[str, Any], echo: Callable[[str], None]) -> None:
-    from rftlab.prompts.text import estimate_tokens
-
     limit = hp.get("maxPromptLength")
     if not limit:
         return

@@ -14,7 +14,6 @@ from typing import Any
 
 from rftlab.aws.models import bare_id
 from rftlab.backends.bedrock.models import RFT_BASE_MODELS
-from rftlab.backends.bedrock.params import BedrockBackendParams
 from rftlab.errors import InputError
 from rftlab.plugins import BackendPlugin
 
@@ -24,12 +23,18 @@ FAMILY = "bedrock"
 class BedrockPlugin(BackendPlugin):
     name = "bedrock"
     summary = "Amazon Bedrock RFT of Nova (CreateModelCustomizationJob)"
-    params_model = BedrockBackendParams
     family = FAMILY
     priced_by_tokens = True
 
+    def params_section(self) -> type:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
+        from rftlab.backends.bedrock.params import BedrockBackendParams
+
+        return BedrockBackendParams
+
     def search_space_problems(self, space: Mapping[str, Any]) -> list[str]:
         """Bounds botocore's service model refuses (RFTHyperParameters ranges)."""
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.hyperparams import range_problem
 
         bad = []
@@ -48,6 +53,7 @@ class BedrockPlugin(BackendPlugin):
         return f"rft.backend {self.name} (CreateModelCustomizationJob) takes {', '.join(RFT_BASE_MODELS)}"
 
     def spec(self, rft: Any, requested: str | None) -> tuple[str, dict[str, Any]]:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.invocation_logs import from_params
 
         section = rft.section(self.name)
@@ -63,6 +69,7 @@ class BedrockPlugin(BackendPlugin):
         return requested or section.base_model_id, options
 
     def create(self, rft: Any, **kw: Any) -> Any:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.commands import (
             make_backend,  # the CLI's clock and sleep (tests replace them)
         )
@@ -74,6 +81,7 @@ class BedrockPlugin(BackendPlugin):
 
     def deploy(self, record: Mapping[str, Any], params: Any, *, job_ref: str | None = None,
                name: str | None = None, echo: Any = print) -> dict[str, Any]:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.deploy import (
             deploy_job,  # boto3: only when deploying
         )
@@ -81,6 +89,7 @@ class BedrockPlugin(BackendPlugin):
         return deploy_job(record, params.rft, job_ref=job_ref, name=name, echo=echo)
 
     def generators(self, record: Mapping[str, Any], params: Any) -> tuple[Any, Any]:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.aws.converse import ConverseGenerator
 
         arn = record.get("deployment_arn") or (record.get("details") or {}).get("deployment_arn")
@@ -92,23 +101,27 @@ class BedrockPlugin(BackendPlugin):
         return ConverseGenerator(base, region, name="base"), ConverseGenerator(arn, region, name="tuned")
 
     def rollout_generator(self, spec: Any, params: Any) -> Any:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.aws.converse import ConverseGenerator
 
         region = spec.options.get("region") or params.rft.section(self.name).region
         return ConverseGenerator(spec.base_model, region, name="base")
 
     def preflight_estimate(self, prompts: list[dict], n: int, max_tokens: int, params: Any) -> dict[str, float]:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.preflight.rollouts import converse_estimate
 
         return converse_estimate(prompts, n, max_tokens, params.rft.prices, params.relevance)
 
     def estimate(self, train: Path, rft: Any) -> Any:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.jobs import cost
 
         hp = {k: v for k, v in rft.hyperparameters_for(self.name).model_dump().items() if v is not None}
         return cost.estimate_files(train, hp, rft.prices, memory_mb=rft.section(self.name).lambda_memory_mb)
 
     def trial_estimate_usd(self, spec: Any, rft: Any, durations_min: list[float]) -> float:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.jobs import cost
 
         est = cost.estimate_files(spec.train_path, spec.hyperparameters, rft.prices,
@@ -116,6 +129,7 @@ class BedrockPlugin(BackendPlugin):
         return float(est.total_usd)
 
     def progress_line(self, state: Any) -> str:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.backend import progress_line
 
         return progress_line(state)
@@ -128,9 +142,12 @@ class BedrockPlugin(BackendPlugin):
         return backend, backend.adopt(ref)
 
     def register_commands(self, groups: Mapping[str, Any]) -> None:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock import (
             commands,  # typer commands: only when the CLI starts
         )
+
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.rehearsal import commands as rehearsal_commands
 
         commands.register(groups)

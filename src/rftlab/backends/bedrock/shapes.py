@@ -17,6 +17,7 @@ from rftlab.errors import InputError
 
 @lru_cache(maxsize=8)
 def _model(service: str) -> Any:
+    # botocore loads with the first AWS call: offline commands never pay for it
     import botocore.session
 
     return botocore.session.get_session().get_service_model(service)
@@ -67,6 +68,7 @@ def problems(shape: Any, value: Any, path: str) -> list[str]:
 def check_request(service: str, operation: str, params: dict[str, Any]) -> None:
     """Raise InputError naming every field of `params` that the service model forbids: botocore's
     own checks (required members, types, minimums) and the ones it leaves to the server."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.validate import ParamValidator
 
     op = _model(service).operation_model(operation)

@@ -12,6 +12,7 @@ from typing import Any
 
 from rftlab import contracts, tracking
 from rftlab.aws import AwsError
+from rftlab.backends.bedrock.invocation_logs import lineage
 from rftlab.jobs.state import JobState
 from rftlab.tracking.naming import new_run_name
 
@@ -33,7 +34,6 @@ def _params(state: JobState) -> dict[str, Any]:
                 "prompts.val_md5": digests[1] if len(digests) > 1 else None})
     logs = ((d.get("request") or {}).get("trainingDataConfig") or {}).get("invocationLogsConfig")
     if logs:  # lineage: the job trained on invocation logs (location, filters), not on the prompts file
-        from rftlab.backends.bedrock.invocation_logs import lineage
 
         out.update(lineage(logs))
         out.pop("prompts.train_md5", None)

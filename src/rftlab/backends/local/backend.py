@@ -19,10 +19,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from rftlab import contracts
+from rftlab import contracts, tracking
 from rftlab.backends.local.run import run_job
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState, StateStore, default_store
+from rftlab.locks import release, try_lock
+from rftlab.progress import bar as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,6 @@ class LocalBackend:
         If another live process is training it, follow that process's state file instead, and
         take the job over if that process dies before the job is done.
         """
-        from rftlab.locks import release, try_lock
 
         state = self.status(state)
         while not state.done:
@@ -100,8 +101,6 @@ class LocalBackend:
 
     def _follow(self, state: JobState, progress: bool) -> JobState:
         """Show the training process's progress until the job is done or nobody holds it any more."""
-        from rftlab.locks import release, try_lock
-        from rftlab.progress import bar as progress_bar
 
         bar = progress_bar(state.details.get("max_steps") or None, desc=state.job_id, unit="step", enabled=progress)
         try:
@@ -140,7 +139,6 @@ class LocalBackend:
         if pid_alive(pid):
             state = self.store.save(state.update(status="Stopping"))
             return state
-        from rftlab import tracking
 
         tracking.close_orphans(contracts.JOB_ID, state.job_id, status="KILLED")
         return self.store.save(state.update(status="Stopped"))

@@ -12,11 +12,14 @@ import math
 import random
 from typing import Any
 
+from rftlab.progress import bar
+
 log = logging.getLogger(__name__)
 
 
 def build_model(tokenizer: Any, *, d_model: int, n_layer: int, n_head: int, context: int, seed: int) -> Any:
     """A tiny GPT-2 shaped causal LM sized for `tokenizer`."""
+    # torch loads only when a model is trained or sampled
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -33,9 +36,9 @@ def lm_train(model: Any, tokenizer: Any, texts: list[str], *, context: int, epoc
              batch_size: int, seed: int, progress: bool = False) -> list[float]:
     """Plain next-token training (AdamW, warmup + cosine); returns the loss per epoch. With
     `progress`, a bar over the optimizer steps with the running loss (rftlab.progress)."""
+    # torch loads only when a model is trained or sampled
     import torch
 
-    from rftlab.progress import bar
 
     torch.manual_seed(seed)
     rng = random.Random(seed)

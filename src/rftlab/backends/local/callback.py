@@ -20,6 +20,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from rftlab import contracts, tracking
+from rftlab.backends.local.generation import score_prompts
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,9 @@ class JobCallback(TrainerCallback):
     def evaluate(self, model: Any, step: int) -> float | None:
         if not self.val_rows:
             return None
+        # torch loads only when a model is trained or sampled
         import torch
 
-        from rftlab.backends.local.generation import score_prompts
 
         rng = torch.get_rng_state()  # validation sampling must not shift training's random stream
         try:

@@ -75,6 +75,7 @@ def training_texts(messages: Iterable[dict], *, exclude_user: str | None = None)
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
     """Byte-level BPE (any script, no unknown tokens) wrapped as a PreTrainedTokenizerFast."""
+    # tokenizers loads only when a tokenizer is trained
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 

@@ -8,6 +8,7 @@ from typing import Any
 def generate(model: Any, tokenizer: Any, prompts: list[list[dict]], *, n: int = 1, temperature: float = 1.0,
              max_tokens: int = 32, seed: int = 0, prompt_limit: int = 256, batch: int = 32) -> list[list[str]]:
     """n completions per prompt (same seed -> same texts on CPU)."""
+    # torch loads only when a model is trained or sampled
     import torch
 
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
@@ -53,6 +54,7 @@ def score_prompts(model: Any, tokenizer: Any, rows: list[dict], reward: Any, **g
 
 
 def load_local(path: str) -> tuple[Any, Any]:
+    # transformers loads only when a model is trained or sampled
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)

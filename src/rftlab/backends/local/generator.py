@@ -25,6 +25,7 @@ class LocalGenerator:
     def _load(self) -> None:
         if self._model is not None:
             return
+        # transformers loads only when a model is trained or sampled
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -59,6 +60,7 @@ class LocalGenerator:
     def generate(
         self, prompts: list[list[dict]], *, n: int, temperature: float, max_tokens: int, seed: int
     ) -> list[list[Completion]]:
+        # torch loads only when a model is trained or sampled
         import torch
 
         self._load()

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rftlab.backends.local.params import LocalBackendParams
 from rftlab.errors import InputError
 from rftlab.io import atomic_dir, project_path, relative_to_project
 from rftlab.plugins import BackendPlugin
@@ -22,9 +21,14 @@ DEFAULT_BASE_MODEL = "data/models/base"  # the base_model stage's output
 class LocalPlugin(BackendPlugin):
     name = "local"
     summary = "TRL GRPO on this machine's CPU (offline)"
-    params_model = LocalBackendParams
     offline_relevance = True   # trained against the relevance proxy, so judged by it too
     priced_by_tokens = False   # its inference costs wall time at rft.local.hourly_usd
+
+    def params_section(self) -> type:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
+        from rftlab.backends.local.params import LocalBackendParams
+
+        return LocalBackendParams
 
     def claims_base_model(self, model: str) -> bool:
         return Path(model).is_dir()
@@ -47,6 +51,7 @@ class LocalPlugin(BackendPlugin):
         return model, options
 
     def create(self, rft: Any, **kw: Any) -> Any:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.local.backend import (
             LocalBackend,  # torch loads with it: only when a job runs
         )
@@ -71,6 +76,7 @@ class LocalPlugin(BackendPlugin):
         return Path(model_out) if Path(model_out).is_dir() else None
 
     def generators(self, record: Mapping[str, Any], params: Any) -> tuple[Any, Any]:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.local.generator import (
             LocalGenerator,  # transformers: only when generating
         )
@@ -82,6 +88,7 @@ class LocalPlugin(BackendPlugin):
                 LocalGenerator(project_path(tuned), name="tuned"))
 
     def rollout_generator(self, spec: Any, params: Any) -> Any:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.local.generator import (
             LocalGenerator,  # transformers: only when generating
         )
@@ -98,6 +105,7 @@ class LocalPlugin(BackendPlugin):
         return round(rate * mean_min / 60.0, 6)
 
     def needs_follower(self, backend: Any, state: Any) -> bool:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.local.backend import (
             pid_alive,  # the backend module loads torch lazily too
         )
@@ -105,6 +113,7 @@ class LocalPlugin(BackendPlugin):
         return not state.done and not pid_alive(state.details.get("pid"))
 
     def register_commands(self, groups: Mapping[str, Any]) -> None:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.local import (
             commands,  # typer commands: only when the CLI starts
         )

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from rftlab.errors import InputError
+from rftlab.grader.bundle import load_grader
+from rftlab.grader.handler import handle, to_payload
 
 
 def completion_text(completion: Any) -> str:
@@ -38,11 +39,6 @@ class GraderReward:
     __name__ = "grader"
 
     def __init__(self, grader_path: str) -> None:
-        try:
-            from rftlab.grader.bundle import load_grader
-            from rftlab.grader.handler import handle, to_payload
-        except ImportError as exc:
-            raise InputError(f"grader code not available ({exc})") from None
         # local training judges relevance with the offline proxy (no Bedrock call from a laptop)
         self.grader = load_grader(grader_path).offline()
         self.version = str(getattr(self.grader, "version", "unknown"))

@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import contracts, tracking
+from rftlab.backends.local.reward import GraderReward
+from rftlab.backends.local.train import train
 from rftlab.errors import RftlabError
 from rftlab.io import file_md5
+from rftlab.jobs.lineage import EXECUTION, replay
 from rftlab.jobs.spec import JobSpec
 from rftlab.jobs.state import JobState
 from rftlab.progress import bar as progress_bar
+from rftlab.tracking.naming import SPEC_HASH, job_run_name
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +59,6 @@ def run_params(spec: JobSpec, grader_version: str, profile_md5: str) -> dict[str
 
 def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState:
     """Train (or resume) the job in this process; returns its final state."""
-    from rftlab.backends.local.reward import GraderReward
-    from rftlab.backends.local.train import train
-    from rftlab.jobs.lineage import EXECUTION, replay
-    from rftlab.tracking.naming import SPEC_HASH, job_run_name
 
     store = backend.store
     spec = JobSpec.model_validate(state.details["spec"])

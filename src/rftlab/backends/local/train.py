@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
+from rftlab.backends.local.callback import JobCallback
 from rftlab.backends.local.mapping import eval_interval, grpo_settings, prompt_limit
 from rftlab.errors import InputError
 from rftlab.io import iter_jsonl
@@ -40,6 +42,7 @@ def truncate_prompt(messages: list[dict], tokenizer: Any, limit: int) -> list[di
 
 
 def as_dataset(rows: list[dict], tokenizer: Any, limit: int) -> Any:
+    # datasets loads only when a job trains
     from datasets import Dataset
 
     def ref(r: dict) -> str:
@@ -60,8 +63,8 @@ def last_checkpoint(out_dir: Path) -> str | None:
 
 def quiet_transformers() -> None:
     """Shard-writing bars and v6 deprecation notices drown the stage's own progress lines."""
-    import warnings
 
+    # transformers loads only when a model is trained or sampled
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -77,11 +80,11 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     Returns {"stopped", "steps", "val_reward_mean", "base_val_reward_mean"}, or {"interrupted",
     "steps"} when a signal stopped training at a checkpoint (no model saved).
     """
+    # torch loads only when a model is trained or sampled
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from rftlab.backends.local.callback import JobCallback
 
     quiet_transformers()
     opts = spec.options
@@ -102,6 +105,7 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     config = GRPOConfig(output_dir=str(out_dir), **settings)
     peft_config = None
     if (lora := opts.get("lora") or {}).get("enabled"):
+        # peft loads only when a job trains with LoRA
         from peft import LoraConfig
 
         peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
@@ -113,6 +117,7 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
                            logged=logged, interrupts=interrupts)
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=config, train_dataset=train_ds,
                           processing_class=tokenizer, callbacks=[callback], peft_config=peft_config)
+    # transformers loads only when a model is trained or sampled
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # metrics go to MLflow, not stdout

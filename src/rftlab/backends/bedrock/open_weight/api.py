@@ -57,6 +57,7 @@ def api_key(settings: Any) -> str:
 
 def make_client(settings: Any, endpoint: str | None = None) -> Any:
     try:
+        # the openai client loads only when the open-weight API is called
         from openai import OpenAI
     except ImportError:
         raise ConfigError("the bedrock_open_weight backend needs the `openai` package: pip install openai") from None
@@ -66,6 +67,7 @@ def make_client(settings: Any, endpoint: str | None = None) -> Any:
 @contextlib.contextmanager
 def api_errors(doing: str) -> Iterator[None]:
     """Translate openai's exceptions raised in the block into one ApiError line naming `doing`."""
+    # the openai client loads only when the open-weight API is called
     import openai
 
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rftlab.backends.bedrock.open_weight import events as ev
 from rftlab.backends.bedrock.open_weight import launch as ow_launch
+from rftlab.backends.bedrock.open_weight import record
 from rftlab.backends.bedrock.open_weight.api import Api
 from rftlab.errors import InputError
 from rftlab.jobs import cost
@@ -140,7 +141,6 @@ class OpenWeightBackend(RemoteBackend):
     def _record(self, state: JobState) -> JobState:
         if not self.track:
             return state
-        from rftlab.backends.bedrock.open_weight import record
 
         return record.record(self, state)
 

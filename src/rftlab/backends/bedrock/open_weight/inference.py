@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from rftlab.backends.bedrock.open_weight.api import Api
+from rftlab.errors import InputError
 from rftlab.generation import Completion
 
 
@@ -57,7 +58,6 @@ class OpenWeightGenerator:
 
 def generators(job: dict[str, Any], rft: Any) -> tuple[OpenWeightGenerator, OpenWeightGenerator]:
     """(base, tuned) for a job record (data/rft/job.json) of the bedrock_open_weight backend."""
-    from rftlab.errors import InputError
 
     if not job.get("model_id"):
         raise InputError(f"job {job.get('job_id')}: no fine_tuned_model yet (the job has not succeeded)")

@@ -24,7 +24,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rftlab.backends.bedrock import grader as bedrock_grader
+from rftlab.backends.bedrock.launch import grader_version
 from rftlab.backends.bedrock.models import open_weight_base_model
+from rftlab.backends.bedrock.open_weight.params import OpenWeightHyperParameters
 from rftlab.errors import InputError
 from rftlab.jobs import cost
 from rftlab.jobs.spec import JobSpec
@@ -48,7 +51,6 @@ def status_of(api_status: str | None) -> str:
 
 def hyperparameters(spec: JobSpec) -> dict[str, Any]:
     """The job's hyperparameters, checked as rft.bedrock_open_weight.hyperparameters (names and signs)."""
-    from rftlab.backends.bedrock.open_weight.params import OpenWeightHyperParameters
 
     hp = {k: v for k, v in spec.hyperparameters.items() if v is not None}
     try:
@@ -118,8 +120,6 @@ def check(spec: JobSpec, rft: Any) -> tuple[str, dict[str, Any], cost.Estimate]:
 def prepare(spec: JobSpec, rft: Any, api: Any, *, attempt: int = 0, image_uri: str | None = None,
             echo: Callable[[str], None] = print, sleep: Callable[[float], None] | None = None) -> Launch:
     """Check, smoke-test, deploy the grader (or reuse its published version), upload the prompts."""
-    from rftlab.backends.bedrock import grader as bedrock_grader
-    from rftlab.backends.bedrock.launch import grader_version
 
     model, hp, est = check(spec, rft)
     smoke = bedrock_grader.smoke_test(spec.grader_path, spec.train_path)

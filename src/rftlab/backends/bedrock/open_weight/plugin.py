@@ -15,7 +15,6 @@ from typing import Any
 
 from rftlab.aws.models import bare_id
 from rftlab.backends.bedrock.models import OPEN_WEIGHT_RFT_MODELS
-from rftlab.backends.bedrock.open_weight.params import OpenWeightBackendParams
 from rftlab.backends.bedrock.plugin import FAMILY
 from rftlab.plugins import BackendPlugin
 
@@ -25,10 +24,15 @@ NAME = "bedrock_open_weight"
 class OpenWeightPlugin(BackendPlugin):
     name = NAME
     summary = "open-weight models through Amazon Bedrock's OpenAI-compatible fine-tuning API"
-    params_model = OpenWeightBackendParams
     family = FAMILY
     retired_names = ("openai",)
     searchable = False  # the API reports no validation curve to prune on (docs/search.md)
+
+    def params_section(self) -> type:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
+        from rftlab.backends.bedrock.open_weight.params import OpenWeightBackendParams
+
+        return OpenWeightBackendParams
 
     def claims_base_model(self, model: str) -> bool:
         return bare_id(model) in OPEN_WEIGHT_RFT_MODELS
@@ -45,6 +49,7 @@ class OpenWeightPlugin(BackendPlugin):
         return requested or section.base_model_id, options
 
     def create(self, rft: Any, **kw: Any) -> Any:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.open_weight.backend import (
             OpenWeightBackend,  # the openai client loads with it
         )
@@ -63,23 +68,27 @@ class OpenWeightPlugin(BackendPlugin):
         return {"job_id": record["job_id"], "backend": record["backend"], "model": record.get("model_id")}
 
     def generators(self, record: Mapping[str, Any], params: Any) -> tuple[Any, Any]:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.open_weight.inference import generators
 
         return generators(dict(record), params.rft)
 
     def rollout_generator(self, spec: Any, params: Any) -> Any:
         """The base model through the API's chat completions, as AWS's notebooks call it (inference.py)."""
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.open_weight.inference import OpenWeightGenerator
 
         return OpenWeightGenerator(spec.base_model, params.rft.section(self.name), name="base",
                                    endpoint=spec.options.get("endpoint"))
 
     def preflight_estimate(self, prompts: list[dict], n: int, max_tokens: int, params: Any) -> dict[str, float]:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.preflight.rollouts import converse_estimate
 
         return converse_estimate(prompts, n, max_tokens, params.rft.prices, params.relevance)
 
     def estimate(self, train: Path, rft: Any) -> Any:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.open_weight.launch import estimate_terms
         from rftlab.jobs import cost
 
@@ -87,6 +96,7 @@ class OpenWeightPlugin(BackendPlugin):
         return cost.estimate_files(train, hp, rft.prices, memory_mb=rft.section(FAMILY).lambda_memory_mb)
 
     def progress_line(self, state: Any) -> str:
+        # deferred: every CLI start loads the plugin; its modules load when a hook runs
         from rftlab.backends.bedrock.open_weight.backend import progress_line
 
         return progress_line(state)

@@ -56,6 +56,7 @@ class ControlPlane:
 
     def _check_role(self, role_arn: str) -> None:
         """Bedrock assumes the service role: it must exist and trust bedrock.amazonaws.com."""
+        # botocore loads with the first AWS call: offline commands never pay for it
         from botocore.exceptions import ClientError
 
         try:

@@ -186,6 +186,7 @@ class JobRunner:
         return False
 
     def write(self, rows: list[dict], final: dict) -> None:
+        # botocore loads with the first AWS call: offline commands never pay for it
         from botocore.exceptions import ClientError
 
         bucket, prefix = training.job_folder(self.job.request["outputDataConfig"]["s3Uri"], self.job.job_id)

@@ -84,6 +84,7 @@ class GraderFunction:
         self.config = self._configuration()
 
     def _configuration(self) -> dict[str, Any]:
+        # botocore loads with the first AWS call: offline commands never pay for it
         from botocore.exceptions import ClientError
 
         try:

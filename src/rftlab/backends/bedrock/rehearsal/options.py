@@ -42,6 +42,7 @@ class StandInOptions:
 
     def client(self, service: str) -> Any:
         """A boto3 client for moto with fake credentials (never the user's, never the process env)."""
+        # boto3 loads with the first AWS call
         import boto3
 
         return boto3.session.Session(

@@ -21,9 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rftlab import contracts
+import yaml
+
+from rftlab import contracts, tracking
 from rftlab.backends.bedrock.rehearsal.servers import Rehearsal
 from rftlab.errors import InputError, RftlabError
+from rftlab.errors import InputError as Missing
+from rftlab.tracking import tracking_uri
 
 EXPERIMENT = "rftlab-rehearsal"
 POLL = {"rft.bedrock.poll_s": 0.5, "rft.bedrock.poll_max_s": 1.0}
@@ -100,7 +104,6 @@ def _downstream(stages: dict[str, Any], first: str) -> set[str]:
 def copy_paths(root: Path) -> list[str]:
     """What `dvc exp run --temp` must be given with -C: uncached outputs (`cache: false`) of the stages before
     `rft`, as their topmost folder that git does not track (DVC does not create missing parent folders)."""
-    import yaml
 
     stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages") or {}
     skip = _downstream(stages, "rft") if "rft" in stages else set()
@@ -129,7 +132,6 @@ def settings(rehearsal: Rehearsal, extra: dict[str, Any] | None = None) -> dict[
 def run(root: Path, rehearsal: Rehearsal, *, targets: tuple[str, ...] = (), force: bool = False,
         single: bool = False, extra: dict[str, Any] | None = None, echo: Callable[[str], None] = print) -> Outcome:
     """`dvc exp run --temp -S ...` in `root` against the running servers; the outcome from stand-in and MLflow."""
-    from rftlab.tracking import tracking_uri
 
     if not (root / "dvc.yaml").exists():
         raise InputError(f"{root}/dvc.yaml not found: run the rehearsal from an rftlab project")
@@ -154,8 +156,6 @@ def run(root: Path, rehearsal: Rehearsal, *, targets: tuple[str, ...] = (), forc
 
 def collect(rehearsal: Rehearsal) -> Outcome:
     """The stand-in's jobs and, for the newest, its MLflow run (found by `rftlab.job_id`)."""
-    from rftlab import tracking
-    from rftlab.errors import InputError as Missing
 
     jobs = rehearsal.standin.jobs()
     outcome = Outcome(jobs=jobs)

@@ -98,6 +98,7 @@ class Runtime:
         if self.opts.model_dir is None:
             text = self.opts.reply[:max_tokens]
             return text, sum(len(m["content"]) for m in chat), len(text), len(self.opts.reply) > max_tokens
+        # torch loads only when a model is trained or sampled
         import torch
 
         model, tok = self._model()

@@ -19,13 +19,17 @@ import hashlib
 import json
 import logging
 import os
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rftlab.backends.bedrock.iam import trust_policy
+from rftlab.backends.bedrock.rehearsal.lambdas import GraderFunction
 from rftlab.backends.bedrock.rehearsal.openai_api import OpenAIStandIn
+from rftlab.backends.bedrock.rehearsal.openai_jobs import Options
 from rftlab.backends.bedrock.rehearsal.options import StandInOptions
 from rftlab.backends.bedrock.rehearsal.standin import StandIn
 from rftlab.errors import ConfigError
@@ -66,6 +70,7 @@ class Rehearsal:
 
 def _moto() -> Any:
     try:
+        # moto loads only when the rehearsal starts
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         raise ConfigError(f"the rehearsal needs moto's server mode ({exc}); install the dev extras: "
@@ -74,7 +79,6 @@ def _moto() -> Any:
 
 
 def _reset(url: str) -> None:
-    import urllib.request
 
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).read()
 
@@ -90,7 +94,6 @@ def fake_manifest(context: Path | None) -> str:
 
 def seed(opts: StandInOptions, *, bucket: str, repository: str, tag: str | None, context: Path | None) -> dict[str, Any]:
     """Bucket, the two roles, the ECR repository and (with `tag`) the grader image; returns rft.bedrock settings."""
-    from rftlab.backends.bedrock.iam import trust_policy
 
     opts.client("s3").create_bucket(Bucket=bucket)
     iam = opts.client("iam")
@@ -134,8 +137,6 @@ def running(*, workdir: Path, context: Path | None = None, image_tag: str | None
         bucket = f"rftlab-rehearsal-{uuid.uuid4().hex[:8]}"  # new per run: DVC's run cache never replays a job
         settings = seed(opts, bucket=bucket, repository=repository, tag=image_tag, context=context)
         stand = StandIn(opts).start()
-        from rftlab.backends.bedrock.rehearsal.lambdas import GraderFunction
-        from rftlab.backends.bedrock.rehearsal.openai_jobs import Options
 
         # open-weight jobs call the same published grader versions in moto's Lambda, run like Bedrock runs them
         ow = OpenAIStandIn(lambda arn: GraderFunction(arn, opts).invoke,

@@ -50,6 +50,7 @@ def split_s3(uri: str) -> tuple[str, str]:
 
 def read_records(s3: Any, uri: str) -> list[dict[str, Any]]:
     """The JSONL records at `uri`, each checked: an object whose `messages` end with a user turn."""
+    # botocore loads with the first AWS call: offline commands never pay for it
     from botocore.exceptions import ClientError
 
     bucket, key = split_s3(uri)

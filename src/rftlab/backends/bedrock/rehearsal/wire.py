@@ -38,6 +38,7 @@ class ServiceError(Exception):
 
 @lru_cache(maxsize=4)
 def service_model(service: str) -> Any:
+    # botocore loads with the first AWS call: offline commands never pay for it
     import botocore.session
 
     return botocore.session.get_session().get_service_model(service)
