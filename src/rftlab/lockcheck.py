@@ -50,7 +50,6 @@ def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> tuple[list[str]
 
 
 def main(argv: list[str] | None = None) -> int:
-
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)

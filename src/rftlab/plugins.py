@@ -1,7 +1,6 @@
 """RFT backends are plugins: each registers a `BackendPlugin` under the entry-point group `rftlab.backends`.
 
 A backend is one folder and one registration (pyproject.toml):
-
     [project.entry-points."rftlab.backends"]
     local = "rftlab.backends.local.plugin:LocalPlugin"
 

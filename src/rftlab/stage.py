@@ -1,7 +1,6 @@
 """What every pipeline stage shares: the gate's checks and verdict, and the stage's MLflow record.
 
 Each DVC stage is one module, `<concern>/<stage>_stage.py`, with the same shape (docs/architecture.md):
-
     read_inputs(...)   the stage's inputs, checked: a bad path or file fails here, before any record
     compute(...)       the result; no file written, nothing logged
     gate(...)          a Verdict: the checks the result must pass (stages without a gate return PASS)

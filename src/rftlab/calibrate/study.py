@@ -111,7 +111,6 @@ def claim_worker(storage: str, name: str) -> int:
     its host (its process is gone), elsewhere after a day.
     """
 
-
     if (storage, name) in _CLAIMED:  # one process is one worker, however many times it calibrates
         return _CLAIMED[(storage, name)]
     leases = Leases(storage, engine_kwargs=_engine_kwargs(storage))

@@ -229,7 +229,6 @@ def publish(rows: Sequence[dict], cols: Sequence[str], *, study: str | None = No
     `search` run, else the experiment's `comparison` run (its description links to it). Returns the
     run id; a store that refuses says so in a warning, never failing the command."""
 
-
     with tempfile.TemporaryDirectory() as tmp:
         write_report(rows, cols, Path(tmp) / "report.html", title="RFT job comparison" + (f": {study}" if study else ""))
         return publish_report(Path(tmp), study=study, experiment=experiment)

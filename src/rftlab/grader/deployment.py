@@ -20,17 +20,12 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.metadata as md
 import json
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-from rftlab.errors import InputError
-from rftlab.grader.bundle import load_grader, make_bundle
-from rftlab.io import read_json
 
 # Lambda's Python 3.13 base image runs on Amazon Linux 2023; the 3.11 image ran on Amazon Linux 2,
 # deprecated on 2026-06-30. Supported runtimes, OS and deprecation dates (python3.13: AL2023,
@@ -123,7 +118,10 @@ def source_digests(root: Path | None = None) -> dict[str, str]:
 
 def pinned_requirements() -> dict[str, str]:
     """{distribution: version} of the handler's dependencies as installed here (what requirements.txt pins)."""
+    # deferred: stdlib only at import time, the Lambda imports this module at every cold start
+    import importlib.metadata as md
 
+    from rftlab.errors import InputError
 
     pins = {}
     for name in HANDLER_DISTRIBUTIONS:
@@ -153,11 +151,15 @@ def parse_requirements(text: str) -> dict[str, str]:
 
 def image_bundle(grader_path: str | os.PathLike) -> dict[str, Any]:
     """The bundle as it goes into the image: a bundle file as it is, a bare profile made into a bundle."""
+    # deferred: stdlib only at import time, the Lambda imports this module at every cold start
+    from rftlab.grader.bundle import load_grader
+    from rftlab.io import read_json
 
     grader = load_grader(grader_path)  # validates (a hand-edited bundle fails here, naming the file)
     obj = read_json(grader_path)
     if isinstance(obj, dict) and "profile" in obj and "weights" in obj:
         return obj
+    from rftlab.grader.bundle import make_bundle  # deferred: stdlib only at import time (cold start)
 
     return make_bundle(grader.profile, grader.weights, grader.meta)
 

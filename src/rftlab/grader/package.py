@@ -91,7 +91,6 @@ def _sha256(path: Path) -> str:
 def package(grader_path: str | os.PathLike, out: str | os.PathLike, *, fmt: str = "image") -> dict[str, Any]:
     """Write the build context (fmt=image) into `out`; returns the manifest."""
 
-
     if fmt not in ("image", "zip"):
         raise InputError(f"--format must be image or zip, not {fmt!r}")
     grader_path = Path(grader_path)

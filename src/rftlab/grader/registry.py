@@ -50,7 +50,6 @@ def register_grader(bundle_path: str | os.PathLike, *, model_name: str | None = 
     # pandas loads only for tables
     import pandas as pd
 
-
     model_name = model_name or MODEL_NAME
 
     path = Path(bundle_path)

@@ -3,7 +3,6 @@
 Each count family is a smoothed multinomial for the target and one for the background;
 its component is the length-normalised log-likelihood ratio (> 0: more target-like).
 Guards are 0 (clean) .. 1 (fully triggered) and multiply the score down:
-
     score = sigmoid(scale * (min(sum_f w_f * c_f, ceiling) - bias)) * prod_g (1 - clip(w_g, 0, 1) * g)
 
 `ceiling` (a weight calibration sets from the target's own held-out replies; absent = no cap)
@@ -21,8 +20,6 @@ import operator
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from rftlab.grader.fluency import disfluency, pos_model
 from rftlab.style.features import COUNT_FAMILIES, extract
@@ -275,6 +272,7 @@ def combine(comps: Mapping[str, float], weights: Mapping[str, float] | None = No
 
 def combine_matrix(C: np.ndarray, names: Sequence[str], weights: Mapping[str, float] | None = None) -> np.ndarray:
     """`combine` over the rows of C (n_texts x len(names)); identical results, vectorised."""
+    import numpy as np  # deferred: the Lambda path never needs numpy (cold start)
 
     w = _weights(weights)
     C = np.nan_to_num(np.asarray(C, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)

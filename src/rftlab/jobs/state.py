@@ -99,5 +99,4 @@ class StateStore:
 def default_store() -> StateStore:
     """The project's job store, outside DVC outputs so `dvc repro` never deletes it."""
 
-
     return StateStore(os.environ.get("RFTLAB_JOBS_DIR") or project_root() / ".rftlab" / "jobs")

@@ -97,7 +97,6 @@ def write_plots(result: PromptSet, plots_dir: Path) -> dict[str, Path]:
     # matplotlib loads only when a figure is drawn
     import matplotlib.pyplot as plt
 
-
     rows = histogram(result)
     csv_path, png_path = plots_dir / "lengths.csv", plots_dir / "lengths.png"
     buf = io.StringIO()

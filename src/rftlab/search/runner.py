@@ -146,7 +146,6 @@ def _launch_next(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], t
     # optuna loads only when a study is opened
     import optuna
 
-
     cfg, study = ctx.cfg, ctx.study
     with leases.hold(f"{study.study_name}/launch", me, ttl):
         n_done, running, done = _counts(study)  # again, under the lease: other workers may have launched

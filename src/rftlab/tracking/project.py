@@ -52,7 +52,6 @@ def pipeline_report(experiment: str, entry_point: str = "main") -> dict[str, Any
     # mlflow loads on first use: commands that never track stay fast
     import mlflow
 
-
     mlflow.set_tracking_uri(tracking_uri())
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(experiment)

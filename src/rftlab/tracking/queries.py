@@ -23,7 +23,6 @@ def get_run(run_id: str) -> Any:
     # mlflow loads on first use: commands that never track stay fast
     from mlflow.exceptions import MlflowException
 
-
     open_store()
     try:
         return mlflow_api().MlflowClient().get_run(run_id)

@@ -95,7 +95,6 @@ def log_pyfunc_model(
 def content_md5(artifacts: Mapping[str, str]) -> str:
     """One digest over named artifact files/folders (DVC's MD5 of each)."""
 
-
     blob = "\n".join(f"{k}={path_md5(Path(v))}" for k, v in sorted(artifacts.items()))
     return hashlib.md5(blob.encode("utf-8")).hexdigest()
 

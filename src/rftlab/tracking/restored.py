@@ -46,7 +46,6 @@ def stage_digest(entry: Mapping[str, Any]) -> str:
 
 
 def lock_stages(lock: Path) -> dict[str, dict[str, Any]]:
-
     data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
     return dict(data.get("stages") or {})
 

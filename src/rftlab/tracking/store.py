@@ -113,7 +113,6 @@ def open_store() -> str:
 
 
 def _sqlite_wal(db: Path) -> None:
-
     try:
         with contextlib.closing(sqlite3.connect(db, timeout=60)) as con:
             con.execute("PRAGMA journal_mode=WAL")

@@ -53,7 +53,6 @@ def _client() -> Any:
     # mlflow loads on first use: commands that never track stay fast
     import mlflow
 
-
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow.MlflowClient()
 

@@ -35,7 +35,6 @@ def config_problems(s3_uri: str, filters: dict[str, Any] | None, use_prompt_resp
     import botocore.session
     from botocore.validate import ParamValidator
 
-
     shape = botocore.session.get_session().get_service_model("bedrock").shape_for(SHAPE)
     cfg = build(s3_uri, filters, use_prompt_response)
     report = ParamValidator().validate(cfg, shape)

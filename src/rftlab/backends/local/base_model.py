@@ -39,7 +39,6 @@ def lm_train(model: Any, tokenizer: Any, texts: list[str], *, context: int, epoc
     # torch loads only when a model is trained or sampled
     import torch
 
-
     torch.manual_seed(seed)
     rng = random.Random(seed)
     ids = [tokenizer(t, add_special_tokens=False)["input_ids"][:context] for t in texts]

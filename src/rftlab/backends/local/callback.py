@@ -108,7 +108,6 @@ class JobCallback(TrainerCallback):
         # torch loads only when a model is trained or sampled
         import torch
 
-
         rng = torch.get_rng_state()  # validation sampling must not shift training's random stream
         try:
             mean, samples = score_prompts(model, self.tokenizer, self.val_rows, self.reward, **self.gen)

@@ -85,7 +85,6 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-
     quiet_transformers()
     opts = spec.options
     hp = spec.hyperparameters

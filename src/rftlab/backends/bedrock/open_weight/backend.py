@@ -137,7 +137,6 @@ class OpenWeightBackend(RemoteBackend):
     def metrics(self, state: JobState) -> list[tuple[int, dict[str, float]]]:
         return ev.metric_rows(self.api(state).events(state.job_id))
 
-
     def _record(self, state: JobState) -> JobState:
         if not self.track:
             return state

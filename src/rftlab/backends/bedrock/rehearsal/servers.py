@@ -79,7 +79,6 @@ def _moto() -> Any:
 
 
 def _reset(url: str) -> None:
-
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).read()
 
 
