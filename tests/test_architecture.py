@@ -75,3 +75,102 @@ def test_the_checker_sees_a_backend_decision(tmp_path):
     probe.write_text("if job['backend'] == 'local':\n    pass\nx = {'bedrock': 1}.get(name)\n"
                      "if relevance.judge == 'bedrock':\n    pass\n", encoding="utf-8")
     assert len(_decisions_on_backend_names(probe, _names(), root=tmp_path)) == 2
+
+
+# ---------------------------------------------------------------------------- layers, imports, stages
+def test_the_layers_and_the_absence_of_import_circles_hold():
+    """import-linter's contracts in pyproject.toml: layers from the CLI down, no circles, backends apart."""
+    import subprocess
+    import sys
+
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(lint), "--config", str(SRC.parents[1] / "pyproject.toml")], cwd=SRC.parents[1],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+def _enclosing_function(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            up = parents.get(node)
+            while up is not None and not isinstance(up, ast.FunctionDef | ast.AsyncFunctionDef):
+                up = parents.get(up)
+            if up is not None:
+                found[node] = up
+    return found
+
+
+def deferred_imports_without_a_reason(path: Path) -> list[str]:
+    """Imports inside functions with no comment on their lines or right above their block of imports.
+    Command modules state their reason once (the CLI's start-up time) and are exempt."""
+    if path.name in ("commands.py", "cli.py"):
+        return []
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    missing = []
+    for node in _enclosing_function(ast.parse(text)):
+        if any("#" in line for line in lines[node.lineno - 1:node.end_lineno]):
+            continue
+        i = node.lineno - 2
+        while i >= 0 and (not lines[i].strip() or lines[i].strip().startswith(("import ", "from "))) \
+                and "#" not in lines[i]:
+            i -= 1
+        if i >= 0 and "#" in lines[i] and lines[i].strip().startswith(("#", "import ", "from ")):
+            continue
+        missing.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return missing
+
+
+def test_every_deferred_import_says_why():
+    found = [hit for path in sorted(SRC.rglob("*.py")) for hit in deferred_imports_without_a_reason(path)]
+    assert not found, "imports inside functions without a reason next to them:\n" + "\n".join(found)
+
+
+def test_the_reason_check_can_fail(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    import json\n    return json\n\n\ndef g():\n    import csv  # only when g runs\n",
+                     encoding="utf-8")
+    assert deferred_imports_without_a_reason(probe) == ["probe.py:2: import json"]
+
+
+STAGE_FUNCTIONS = ("compute", "gate", "write_outputs", "run")
+
+
+def test_every_dvc_stage_runs_a_stage_module_of_the_same_shape():
+    """Each stage in dvc.yaml has its `<stage>_stage.py`, with compute, gate, write_outputs and run."""
+    import yaml
+
+    stages = yaml.safe_load((SRC.parents[1] / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    modules = {p.stem.removesuffix("_stage"): p for p in SRC.rglob("*_stage.py")}
+    assert set(stages) <= set(modules), f"stages without a module: {sorted(set(stages) - set(modules))}"
+    for name in stages:
+        defined = {n.name for n in ast.parse(modules[name].read_text(encoding="utf-8")).body
+                   if isinstance(n, ast.FunctionDef)}
+        assert set(STAGE_FUNCTIONS) <= defined, f"{modules[name].relative_to(SRC)}: missing " \
+                                                f"{sorted(set(STAGE_FUNCTIONS) - defined)}"
+
+
+def test_no_function_is_over_60_lines_without_a_reason():
+    """A function longer than 60 lines says why in its docstring (a line starting `Long:`)."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60:
+                if "Long:" not in (ast.get_docstring(node) or ""):
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
+    assert not found, "long functions without a reason:\n" + "\n".join(found)
+
+
+def test_no_file_imports_another_packages_private_name():
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        package = path.relative_to(SRC).parts[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rftlab."):
+                other = node.module.split(".")[1]
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                if private and other != package:
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.module} {private}")
+    assert not found, "private names imported across packages:\n" + "\n".join(found)

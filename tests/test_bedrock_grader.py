@@ -108,7 +108,7 @@ def test_smoke_test_rejects_a_handler_that_breaks_the_contract(project, monkeypa
     from rftlab.errors import GateFailed
 
     assert smoke_test("data/grader/grader.json", "data/prompts/train.jsonl")["malformed_score"] == 0.0
-    monkeypatch.setattr(sys.modules["rftlab.grader.handler"], "handle",
+    monkeypatch.setattr(sys.modules["rftlab.backends.bedrock.grader"], "handle",
                         lambda payload, grader: [{"id": "x", "aggregate_reward_score": 2.0}])
     with pytest.raises(GateFailed, match="grader smoke test failed"):
         smoke_test("data/grader/grader.json", "data/prompts/train.jsonl")

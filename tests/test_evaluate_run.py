@@ -61,9 +61,7 @@ class FakeGrader:
 @pytest.fixture
 def fake_bundle(monkeypatch):
     """Score with a transparent stand-in so the expected numbers can be computed by hand."""
-    import rftlab.grader.bundle as bundle
-
-    monkeypatch.setattr(bundle, "load_grader", lambda path: FakeGrader())
+    monkeypatch.setattr("rftlab.evaluate.inputs.load_grader", lambda path: FakeGrader())
 
 
 def test_local_generator_is_seeded_and_counts_tokens(models):

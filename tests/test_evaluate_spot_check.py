@@ -21,9 +21,7 @@ class EndingGrader:
 @pytest.fixture
 def fake_bundle(monkeypatch):
     """Score with a transparent stand-in so the expected numbers can be computed by hand."""
-    import rftlab.grader.bundle as bundle
-
-    monkeypatch.setattr(bundle, "load_grader", lambda path: EndingGrader())
+    monkeypatch.setattr("rftlab.evaluate.spot_check.load_grader", lambda path: EndingGrader())
 
 
 MESSAGES = [

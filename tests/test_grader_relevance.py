@@ -67,10 +67,11 @@ def test_judge_reads_or_neutralises_the_reply(reply, value, failed):
 
 def test_judge_request_follows_converse_and_tokens_are_counted():
     rel, stub = stubbed()
-    from rftlab.grader.relevance import DEFAULT_RUBRIC, judge_message
+    from rftlab.grader.relevance import judge_message
+    from rftlab.rubrics import RELEVANCE_RUBRIC
 
     expected = {"modelId": "us.amazon.nova-2-lite-v1:0",
-                "messages": [{"role": "user", "content": [{"text": judge_message(DEFAULT_RUBRIC, PROMPT, "返事")}]}],
+                "messages": [{"role": "user", "content": [{"text": judge_message(RELEVANCE_RUBRIC, PROMPT, "返事")}]}],
                 "inferenceConfig": {"maxTokens": 100, "temperature": 0.0}}
     stub.add_response("converse", converse_reply('{"score": 4, "reason": "ok"}', 55, 9), expected)
     with stub:

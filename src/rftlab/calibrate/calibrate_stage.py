@@ -48,7 +48,7 @@ from rftlab.stage import PASS, Verdict, stage_record
 from rftlab.style.profile import is_profile
 
 log = logging.getLogger(__name__)
-KIND = "calibration"
+KIND = contracts.CALIBRATION
 TIMINGS = ("trials_per_s", "features_s", "prepare_s")  # wall time: logged to MLflow, kept out of the metrics file
 
 

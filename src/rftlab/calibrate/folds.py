@@ -102,6 +102,10 @@ def prepare(
     gaming_genuine: int = 20,
     profile_kwargs: dict[str, Any] | None = None,
 ) -> CalibrationData:
+    """Held-out calibration data: per-fold profiles, component matrices of the held-out texts, gaming texts.
+
+    Long: the folds' profiles, held-out matrices and gaming texts are built in one loop over the folds.
+    """
     users = [str(m["user"]) for m in messages]
     texts = [str(m["text"]) for m in messages]
     labels_all = np.array([u == author for u in users], dtype=np.int8)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from rftlab.config.base import Section, YamlDate, YamlPath
+from rftlab.rubrics import RELEVANCE_RUBRIC
 
 
 class TrackingParams(Section):
@@ -96,7 +97,7 @@ class RelevanceParams(Section):
     weight: float = Field(0.5, ge=0, le=1)
     model_id: str = Field("us.amazon.nova-2-lite-v1:0", min_length=1)
     region: str = "us-east-1"
-    rubric: str | None = Field(None, min_length=1)   # null: the grader's built-in rubric (grader/relevance.py)
+    rubric: str = Field(RELEVANCE_RUBRIC, min_length=1)
     max_tokens: int = Field(100, ge=1)
     concurrency: int = Field(8, ge=1, le=64)
     timeout_s: float = Field(20.0, gt=0)
@@ -107,8 +108,7 @@ class RelevanceParams(Section):
         """What the grader bundle carries (None: no relevance judge, the reward is the style score)."""
         if not self.enabled:
             return None
-        block = self.model_dump(mode="json", exclude={"enabled", "usd_per_1k_input_tokens", "usd_per_1k_output_tokens"})
-        return {k: v for k, v in block.items() if v is not None}  # unset: the grader's default
+        return self.model_dump(mode="json", exclude={"enabled", "usd_per_1k_input_tokens", "usd_per_1k_output_tokens"})
 
 
 class PreflightParams(Section):

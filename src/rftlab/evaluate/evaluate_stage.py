@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rftlab import plugins
+from rftlab import contracts, plugins
 from rftlab.config import Params
 from rftlab.evaluate import axes, plots, report
 from rftlab.evaluate import metrics as M
@@ -42,7 +42,7 @@ from rftlab.stage import PASS, Verdict
 from rftlab.tracking import experiment, tuned
 
 log = logging.getLogger(__name__)
-KIND = "evaluation"
+KIND = contracts.EVALUATION
 WALL_TIME = ("eval/base_cost_usd", "eval/tuned_cost_usd", "eval/inference_cost_usd")
 
 

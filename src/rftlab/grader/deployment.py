@@ -159,7 +159,9 @@ def image_bundle(grader_path: str | os.PathLike) -> dict[str, Any]:
     obj = read_json(grader_path)
     if isinstance(obj, dict) and "profile" in obj and "weights" in obj:
         return obj
-    from rftlab.grader.bundle import make_bundle  # deferred: stdlib only at import time (cold start)
+    from rftlab.grader.bundle import (
+        make_bundle,  # deferred: stdlib only at import time (cold start)
+    )
 
     return make_bundle(grader.profile, grader.weights, grader.meta)
 

@@ -47,20 +47,15 @@ from typing import Any
 
 from rftlab.aws.clients import short_client
 from rftlab.grader.verdict import NEUTRAL, parse_verdict
+from rftlab.rubrics import RELEVANCE_RUBRIC
 from rftlab.style.tagger import tagger
 
 log = logging.getLogger("rftlab.grader")
 
 JUDGES = ("proxy", "bedrock")
-DEFAULT_RUBRIC = (
-    "You grade whether a chat reply addresses the message it answers. Ignore tone, style, "
-    "politeness and spelling. 5: answers or acts on the message directly; 3: on the topic "
-    "but vague; 1: ignores the message or talks about something else. Answer only with JSON: "
-    '{"score": <1-5>, "reason": "<one short sentence>"}'
-)
 DEFAULTS: dict[str, Any] = {
     "judge": "proxy", "weight": 0.5, "model_id": "us.amazon.nova-2-lite-v1:0", "region": "us-east-1",
-    "rubric": DEFAULT_RUBRIC, "max_tokens": 100, "concurrency": 8, "timeout_s": 20.0,
+    "rubric": RELEVANCE_RUBRIC, "max_tokens": 100, "concurrency": 8, "timeout_s": 20.0,
 }
 SATURATION = 2.0
 FREE_NAMES = 4  # Latin-script names a reply may add beyond the prompt's (the sample's target: p90 4)

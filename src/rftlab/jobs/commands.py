@@ -32,7 +32,7 @@ def rft(
     progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress (a bar on a terminal, "
                                   "else a line a minute)."),
 ) -> None:
-    """Run the RFT job for these prompts, grader and params `rft` (backend local or bedrock).
+    """Run the RFT job for these prompts, grader and params `rft` (on rft.backend: local, bedrock, ...).
 
     The job is keyed by a hash of its spec and input files: rerunning after an interruption
     resumes (or reports) the same job and MLflow run instead of starting a duplicate.

@@ -23,7 +23,6 @@ from typing import Any
 
 from rftlab.config import load_params
 from rftlab.errors import RftlabError
-from rftlab.grader.relevance import DEFAULT_RUBRIC
 from rftlab.io import iter_jsonl
 
 LABEL = "estimate"
@@ -82,7 +81,7 @@ def judge_cost(relevance: Any, chars_per_token: float) -> JudgeCost | None:
     if relevance is None or not relevance.enabled or relevance.judge != "bedrock":
         return None
     return JudgeCost(relevance.usd_per_1k_input_tokens, relevance.usd_per_1k_output_tokens,
-                     approx_tokens(relevance.rubric or DEFAULT_RUBRIC, chars_per_token) + 8, relevance.max_tokens)
+                     approx_tokens(relevance.rubric, chars_per_token) + 8, relevance.max_tokens)
 
 
 def estimate(records: int, avg_prompt_tokens: float, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048,

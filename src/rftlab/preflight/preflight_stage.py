@@ -27,7 +27,7 @@ from rftlab.preflight.rollouts import checks, sample_prompts, score_rollouts, ta
 from rftlab.stage import Verdict, stage_record
 
 log = logging.getLogger(__name__)
-KIND = "preflight"
+KIND = contracts.PREFLIGHT
 SPEC_HASH = contracts.SPEC_HASH
 
 

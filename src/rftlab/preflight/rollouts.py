@@ -26,7 +26,6 @@ import numpy as np
 
 from rftlab.errors import InputError
 from rftlab.grader.handler import handle, to_payload
-from rftlab.grader.relevance import DEFAULT_RUBRIC
 from rftlab.jobs.cost import approx_tokens
 from rftlab.preflight.figures import Rollout
 from rftlab.prompts.records import prompt_text, read_prompts
@@ -64,7 +63,7 @@ def converse_estimate(prompts: list[dict], n: int, max_tokens: int, prices: Any,
         len(prompts) * n * max_tokens / 1000 * prices.inference_usd_per_1k_output_tokens
     judge = 0.0
     if relevance is not None and relevance.bundle_block() and relevance.judge == "bedrock":
-        rubric = approx_tokens(relevance.rubric or DEFAULT_RUBRIC, cpt)
+        rubric = approx_tokens(relevance.rubric, cpt)
         judge = ((rubric * len(prompts) * n + prompt_tokens * n + len(prompts) * n * max_tokens) / 1000
                  * relevance.usd_per_1k_input_tokens
                  + len(prompts) * n * relevance.max_tokens / 1000 * relevance.usd_per_1k_output_tokens)

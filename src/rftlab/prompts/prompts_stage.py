@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.config import PromptsParams
 from rftlab.errors import InputError
 from rftlab.headline import write_headline
@@ -16,7 +16,7 @@ from rftlab.prompts import report
 from rftlab.prompts.build import PromptSet, build_prompt_set, paraphraser_for
 from rftlab.stage import PASS, Verdict, stage_record
 
-KIND = "prompts"
+KIND = contracts.PROMPTS
 
 
 @dataclass(frozen=True)

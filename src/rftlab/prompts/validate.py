@@ -119,7 +119,10 @@ def validate_lines(
     training: bool = True,
     limits: RecordLimits = BEDROCK_RFT_LIMITS,
 ) -> tuple[list[Problem], int]:
-    """Problems in file order, and the number of records (non-blank lines)."""
+    """Problems in file order, and the number of records (non-blank lines).
+
+    Long: one record's checks in the order `prompts validate` reports them.
+    """
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     ids: dict[str, int] = {}

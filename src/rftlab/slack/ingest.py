@@ -148,6 +148,10 @@ class Ingestor:
             self.report.day_files = reader.day_files
 
     def _row(self, rec: Any, conv: Conversation, date: str, parents: dict[str, str]) -> dict | None:
+        """A kept record as a messages-file row (None: dropped, counted under its reason).
+
+        Long: the record's fields in the order the messages file lists them (docs/contracts.md#messages-file).
+        """
         rep, channel = self.report, conv.name
         rep.records += 1
         if not isinstance(rec, dict):

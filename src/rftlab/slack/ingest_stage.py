@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.config import IngestParams
 from rftlab.errors import InputError
 from rftlab.headline import write_headline
@@ -26,7 +26,7 @@ from rftlab.slack.export import SlackExport
 from rftlab.slack.ingest import Ingestor
 from rftlab.stage import PASS, Verdict, stage_record
 
-KIND = "ingest"
+KIND = contracts.INGEST
 
 
 @dataclass

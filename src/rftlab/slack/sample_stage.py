@@ -10,10 +10,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from rftlab import contracts
 from rftlab.slack.sample import export_files, generate, write_zip
 from rftlab.stage import PASS, Verdict
 
-KIND = "sample"
+KIND = contracts.SAMPLE
 
 
 @dataclass(frozen=True)

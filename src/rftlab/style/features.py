@@ -96,6 +96,8 @@ def extract(text: Any, *, counts: bool = True) -> dict[str, Any]:
     With counts=False the two biggest families (char, pos) stay plain lists of keys: the
     scorer sums over them directly (same values, ~15% faster); profiles and calibration
     caches use the default count dictionaries.
+
+    Long: one pass over the tagger's tokens fills every family; split, each family would walk the tokens again.
     """
     if not isinstance(text, str):
         text = ""

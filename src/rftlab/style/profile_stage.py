@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rftlab import tracking
+from rftlab import contracts, tracking
 from rftlab.errors import InputError
 from rftlab.io import file_md5, read_messages, write_json
 from rftlab.stage import PASS, Verdict, stage_record
 from rftlab.style.profile import build_profile, profile_stats
 from rftlab.style.tagger import dictionary_info
 
-KIND = "profile"
+KIND = contracts.PROFILE
 
 
 @dataclass(frozen=True)

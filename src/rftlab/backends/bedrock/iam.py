@@ -130,6 +130,8 @@ def caller_policy(
     operations and scoped to the function (Lambda developer guide, lambda-api-permissions-ref,
     URL above); S3 HeadObject needs s3:GetObject and HeadBucket / ListObjectsV2 need s3:ListBucket
     (Amazon S3 API reference: API_HeadObject.html, API_HeadBucket.html, API_ListObjectsV2.html).
+
+    Long: one statement per group of calls, each with its source; the document reads top to bottom as docs/bedrock.md lists the calls.
     """
     bedrock = lambda kind: f"arn:aws:bedrock:{region}:{account}:{kind}"  # noqa: E731
     stmts: list[dict[str, Any]] = [

@@ -57,103 +57,121 @@ def run_params(spec: JobSpec, grader_version: str, profile_md5: str) -> dict[str
     }
 
 
-def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState:
-    """Train (or resume) the job in this process; returns its final state."""
+class _Execution:
+    """One process's go at a job: its state file, progress bar and clock, kept current as steps finish."""
 
-    store = backend.store
-    spec = JobSpec.model_validate(state.details["spec"])
-    job_dir = backend.job_dir(state)
-    job_dir.mkdir(parents=True, exist_ok=True)
-    reward = GraderReward(spec.grader_path)
-    if not state.details.get("execution"):  # states written before executions were named
-        state = store.save(state.update(details={**state.details, "execution": uuid.uuid4().hex}))
+    def __init__(self, backend: Any, state: JobState, progress: bool) -> None:
+        self.backend, self.store = backend, backend.store
+        self.spec_hash = state.spec_hash
+        self.state = state
+        self.bar = progress_bar(state.details.get("max_steps") or None, desc=state.job_id, unit="step",
+                                enabled=progress, initial=int(state.details.get("step") or 0))
+        self.started, self.before = time.time(), float(state.details.get("elapsed_s", 0.0))
+
+    def elapsed(self) -> float:
+        return self.before + time.time() - self.started
+
+    def save(self, **changes: Any) -> JobState:
+        details = {**self.state.details, **changes.pop("details", {})}
+        self.state = self.store.save(self.state.update(details=details, **changes))
+        return self.state
+
+    def stop_requested(self) -> bool:
+        current = self.store.load(self.spec_hash)  # a stop request written by `rftlab job stop`
+        return current is not None and current.status == "Stopping"
+
+    def on_step(self, step: int, max_steps: int) -> None:
+        self.bar.total = max_steps
+        self.bar.update(step - self.bar.n)  # redraws on a terminal; elsewhere a line a minute (rftlab.progress)
+        self.save(status="Stopping" if self.stop_requested() else self.state.status,
+                  details={"step": step, "max_steps": max_steps, "elapsed_s": self.elapsed()})
+
+    def interrupted(self) -> JobState:
+        current = self.store.load(self.spec_hash) or self.state
+        return self.save(status="Stopped" if current.status == "Stopping" else "InProgress",
+                         details={"pid": None, "interrupted": True, "elapsed_s": self.elapsed()})
+
+    def failed(self, exc: Exception) -> JobState:
+        return self.save(status="Failed", failure_message=f"{type(exc).__name__}: {exc}",
+                         details={"pid": None, "elapsed_s": self.elapsed()})
+
+    def finished(self, result: dict[str, Any], model_dir: Path) -> JobState:
+        secs = self.elapsed()
+        final = self.state.update(status="Stopped" if result["stopped"] else "Completed", model_id=str(model_dir),
+                                  duration_min=round(secs / 60.0, 4),
+                                  details={**self.state.details, "pid": None, "elapsed_s": secs, "result": result})
+        self.state = self.store.save(final.update(cost_usd=self.backend.cost(final)))
+        return self.state
+
+
+def _run_settings(backend: Any, state: JobState, spec: JobSpec, reward: Any) -> dict[str, Any]:
+    """stage_run's arguments for the job's run: resumed (this execution's run) or new (params, tags, deps)."""
     execution = state.details["execution"]
     run_id = state.run_id if state.run_id and tracking.run_exists(state.run_id) else None
     if run_id is None and (found := tracking.find_runs(EXECUTION, execution)):
         run_id = found[0].info.run_id
     tags = {contracts.JOB_ID: state.job_id, contracts.BACKEND: backend.name, contracts.GRADER_VERSION: reward.version,
             EXECUTION: execution, SPEC_HASH: state.spec_hash}
-    params = None if run_id else run_params(spec, reward.version, profile_digest(reward.grader))
     deps = {"train": spec.train_path, "grader": spec.grader_path, "base_model": spec.base_model}
     if spec.val_path:
         deps["val"] = spec.val_path
-    bar = progress_bar(state.details.get("max_steps") or None, desc=state.job_id, unit="step", enabled=progress,
-                       initial=int(state.details.get("step") or 0))
-    holder = {"state": state}
-    started, before = time.time(), float(state.details.get("elapsed_s", 0.0))
+    return {"run_name": job_run_name(state.job_id, spec.hyperparameters, spec.backend), "run_id": run_id, "tags": tags,
+            "params": None if run_id else run_params(spec, reward.version, profile_digest(reward.grader)), "deps": deps}
 
-    def elapsed() -> float:
-        return before + time.time() - started
 
-    def on_step(step: int, max_steps: int) -> None:
-        bar.total = max_steps
-        bar.update(step - bar.n)  # redraws on a terminal; elsewhere a line a minute (rftlab.progress)
-        current = store.load(state.spec_hash)  # keep a stop request written by `rftlab job stop`
-        status = "Stopping" if current is not None and current.status == "Stopping" else holder["state"].status
-        holder["state"] = store.save(holder["state"].update(
-            status=status, details={**holder["state"].details, "step": step, "max_steps": max_steps,
-                                    "elapsed_s": elapsed()}))
+def _log_job_inputs(backend: Any, state: JobState, spec: JobSpec) -> None:
+    """A new run's inputs: the prompt files as datasets, the spec, the grader manifest, earlier steps."""
+    tracking.log_input_file(spec.train_path, name="train", context="training")
+    if spec.val_path:
+        tracking.log_input_file(spec.val_path, name="val", context="validation")
+    tracking.log_dict(spec.model_dump(mode="json"), "job/spec.json")
+    if Path(spec.grader_path).stat().st_size < 20_000_000:  # the grader manifest the job trained against
+        tracking.log_artifact(spec.grader_path, "job/grader")
+    replay(backend.metrics(state))  # steps trained before this store knew the job
 
-    def stop_requested() -> bool:
-        current = store.load(state.spec_hash)
-        return current is not None and current.status == "Stopping"
 
-    def interrupted() -> JobState:
-        cur = store.load(state.spec_hash) or holder["state"]
-        return store.save(holder["state"].update(
-            status="Stopped" if cur.status == "Stopping" else "InProgress",
-            details={**holder["state"].details, "pid": None, "interrupted": True, "elapsed_s": elapsed()}))
-
+def run_job(backend: Any, state: JobState, *, progress: bool = True) -> JobState:
+    """Train (or resume) the job in this process; returns its final state."""
+    spec = JobSpec.model_validate(state.details["spec"])
+    job_dir = backend.job_dir(state)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    reward = GraderReward(spec.grader_path)
+    if not state.details.get("execution"):  # states written before executions were named
+        state = backend.store.save(state.update(details={**state.details, "execution": uuid.uuid4().hex}))
+    settings = _run_settings(backend, state, spec, reward)
+    ex = _Execution(backend, state, progress)
     try:
-        with Interrupts() as interrupts, tracking.stage_run(
-                contracts.RFT_JOB, run_name=job_run_name(state.job_id, spec.hyperparameters, spec.backend), run_id=run_id, params=params, tags=tags,
-                deps=deps) as run:
-            if params is not None:
-                tracking.log_input_file(spec.train_path, name="train", context="training")
-                if spec.val_path:
-                    tracking.log_input_file(spec.val_path, name="val", context="validation")
-                tracking.log_dict(spec.model_dump(mode="json"), "job/spec.json")
-                if Path(spec.grader_path).stat().st_size < 20_000_000:  # the grader manifest the job trained against
-                    tracking.log_artifact(spec.grader_path, "job/grader")
-                replay(backend.metrics(state))  # steps trained before this store knew the job
+        with Interrupts() as interrupts, tracking.stage_run(contracts.RFT_JOB, **settings) as run:
+            if settings["params"] is not None:
+                _log_job_inputs(backend, state, spec)
             logged = tracking.metric_points(run.info.run_id)
-            holder["state"] = store.save(holder["state"].update(
-                run_id=run.info.run_id, status="InProgress",
-                details={**holder["state"].details, "pid": os.getpid(), "grader_version": reward.version}))
+            ex.save(run_id=run.info.run_id, status="InProgress",
+                    details={"pid": os.getpid(), "grader_version": reward.version})
             try:
-                result = train(spec, job_dir, reward=reward, stop_requested=stop_requested, on_step=on_step,
+                result = train(spec, job_dir, reward=reward, stop_requested=ex.stop_requested, on_step=ex.on_step,
                                logged=logged, interrupts=interrupts)
             except KeyboardInterrupt:
-                holder["state"] = interrupted()
+                ex.interrupted()
                 raise
             except Exception as exc:  # the run ends FAILED via stage_run; the state says why
-                holder["state"] = store.save(holder["state"].update(
-                    status="Failed", failure_message=f"{type(exc).__name__}: {exc}",
-                    details={**holder["state"].details, "pid": None, "elapsed_s": elapsed()}))
+                ex.failed(exc)
                 raise
             if result.get("interrupted"):  # checkpointed at the step the signal arrived
-                holder["state"] = interrupted()
+                ex.interrupted()
                 raise KeyboardInterrupt("interrupted after a checkpoint")
-            secs = elapsed()
-            final = holder["state"].update(
-                status="Stopped" if result["stopped"] else "Completed", model_id=str(job_dir / "model"),
-                duration_min=round(secs / 60.0, 4),
-                details={**holder["state"].details, "pid": None, "elapsed_s": secs, "result": result},
-            )
-            final = final.update(cost_usd=backend.cost(final))
+            final = ex.finished(result, job_dir / "model")
             tracking.log_metrics({contracts.COST_USD: final.cost_usd, contracts.DURATION_MIN: final.duration_min,
                                   "steps": result["steps"]})
             tracking.set_tags({"rftlab.status": final.status})
-            holder["state"] = store.save(final)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        if isinstance(exc, RftlabError | OSError) or holder["state"].status != "Failed":
+        if isinstance(exc, RftlabError | OSError) or ex.state.status != "Failed":
             raise
-        raise JobFailed(f"job {state.job_id} failed: {holder['state'].failure_message}") from exc
+        raise JobFailed(f"job {state.job_id} failed: {ex.state.failure_message}") from exc
     finally:
-        bar.close()
-    return holder["state"]
+        ex.bar.close()
+    return ex.state
 
 
 class Interrupts:

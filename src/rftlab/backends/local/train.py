@@ -79,6 +79,8 @@ def train(spec: JobSpec, job_dir: Path, *, reward: Any, stop_requested: Any, on_
     `logged`: the (metric, step) values the job's run already holds (not logged again).
     Returns {"stopped", "steps", "val_reward_mean", "base_val_reward_mean"}, or {"interrupted",
     "steps"} when a signal stopped training at a checkpoint (no model saved).
+
+    Long: TRL's GRPOTrainer is built, resumed from its checkpoint and run in one place, so the resume rules read together.
     """
     # torch loads only when a model is trained or sampled
     import torch
