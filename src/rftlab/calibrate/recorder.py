@@ -16,6 +16,8 @@ import queue
 import threading
 from typing import Any
 
+from rftlab.studies.study import count_complete, store_trial
+
 log = logging.getLogger(__name__)
 
 PENDING = 2  # finished trials a worker may hold unstored: bounds what two workers overshoot the target by
@@ -35,7 +37,6 @@ class Recorder:
         self.logs: queue.Queue = queue.Queue()      # stored trials (and their numbers) waiting for MLflow
         self.errors: list[BaseException] = []
         self.added = 0
-        from rftlab.calibrate.study import count_complete
         from rftlab.progress import bar
 
         todo = max(0, target - count_complete(study)) if target is not None else None
@@ -47,8 +48,6 @@ class Recorder:
 
     def submit(self, work: Any, trial: Any) -> None:
         """Optuna callback on the in-memory study: queue the trial; stop once the study is full."""
-        from rftlab.calibrate.study import count_complete
-
         if self.errors:
             raise self.errors[0]
         self.queue.put(trial)  # waits while PENDING trials are still being stored: the count stays current
@@ -73,10 +72,7 @@ class Recorder:
         try:
             while (trial := self.queue.get()) is not None:
                 try:
-                    storage = self.study._storage
-                    trial._validate()
-                    trial_id = storage.create_new_trial(self.study._study_id, template_trial=trial)
-                    number = storage.get_trial_number_from_id(trial_id)
+                    number = store_trial(self.study, trial)
                     self.added += 1
                 except Exception as exc:  # storage gone: stop the search, say why
                     self.errors.append(exc)

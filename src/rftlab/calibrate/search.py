@@ -19,18 +19,13 @@ import numpy as np
 
 from rftlab.calibrate.objective import Evaluation, Objective, params_of, suggest, weight_space
 from rftlab.calibrate.recorder import Recorder
-from rftlab.calibrate.study import (
-    claim_worker,
-    default_storage,
-    default_study_name,
-    n_complete,
-    open_study,
-    redact,
-    save_plots,
-    working_copy,
-)
+from rftlab.calibrate.study import ROLE, default_storage, default_study_name, open_study, working_copy
 from rftlab.errors import InputError
 from rftlab.io import read_json, read_messages, write_json
+from rftlab.studies.plots import HISTORY, save_plots
+from rftlab.studies.study import n_complete
+from rftlab.studies.urls import redact
+from rftlab.studies.workers import claim_worker
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +117,8 @@ def calibrate(
     storage = storage or default_storage(out)
     code = feature_code_digest() + file_md5(scoring_mod.__file__)[:12]  # features + scoring define a trial's value
     name = study_name or default_study_name(author, data.digest, [p for p, *_ in space], code)
-    study = open_study(storage, name, seed=seed, digest=data.digest, space=[p for p, *_ in space], folds=folds)
-    worker = claim_worker(storage, name)  # a second worker on this study samples elsewhere (study.py)
+    study = open_study(storage, name, digest=data.digest, space=[p for p, *_ in space], folds=folds)
+    worker = claim_worker(storage, name, ROLE)  # a second worker on this study samples elsewhere (study.py)
     work = working_copy(study, seed, worker)
     if len(study.trials) == 0 and worker == 0:  # trial 0: the grader's hand-set weights, the baseline to beat
         work.enqueue_trial(params_of(DEFAULT_WEIGHTS, space), user_attrs={"source": "default_weights"})
@@ -215,6 +210,6 @@ def _log_parent(study: Any, summary: dict, weights: dict, plots_dir: Any, out: P
     tracking.set_tags({tracking.GRADER_VERSION: summary["grader_version"]})
     tracking.log_dict(weights, "best_weights.json")
     folder = Path(plots_dir) if plots_dir else out.parent / "plots"
-    for png in save_plots(study, folder):
+    for png in save_plots(study, folder, HISTORY):
         tracking.log_artifact(png, "optuna")
     tracking.log_artifact(out, "grader")

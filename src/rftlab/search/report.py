@@ -13,6 +13,7 @@ import yaml
 
 from rftlab import tracking
 from rftlab.io import atomic_path
+from rftlab.studies.plots import save_plots
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,6 @@ def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, An
         tracking.set_tags({"rftlab.best_trial": figures["best_trial"],
                            **{f"best.{k}": v for k, v in study.best_trial.params.items()}})
         tracking.log_artifact(folder / "best.yaml", "search")
-    from rftlab.studies import save_plots
-
     for png in save_plots(study, folder):
         tracking.log_artifact(png, "search/plots")
     return figures

@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.errors import ConfigError, RftlabError
-from rftlab.search import ledger, space
-from rftlab.search.lease import Leases, worker_id
+from rftlab.io import path_md5
+from rftlab.search import ledger, report, space
+from rftlab.search import study as search_study
+from rftlab.search.study import make_sampler
 from rftlab.search.trials import Context, follow, launch
+from rftlab.studies.leases import Leases, worker_id
+from rftlab.studies.study import stored_trial
+from rftlab.studies.urls import redact
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +52,19 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
                trials: int | None = None, out_dir: str | Path = "reports/search", echo: Any = print,
                max_polls: int | None = None) -> dict[str, Any]:
     """Drive the study to `trials` finished trials; returns the headline figures."""
-    from rftlab.calibrate.study import redact
-    from rftlab.io import path_md5
-    from rftlab.search import report, study as studies
-
     cfg = params.search
     if trials is not None:
         cfg = cfg.model_copy(update={"trials": trials})
         params = params.model_copy(update={"search": cfg})
     backend = cfg.backend or params.rft.backend
     inputs = _inputs(backend, train, val, grader, base_model)
-    storage = cfg.storage or studies.default_storage()
+    storage = cfg.storage or search_study.default_storage()
     names = sorted(cfg.space)
-    name = cfg.study_name or studies.default_name(
+    name = cfg.study_name or search_study.default_name(
         backend, {k: path_md5(Path(v)) for k, v in inputs.items()}, names, cfg.objective)
-    study = studies.open_study(storage, name, cfg, space=names)
+    study = search_study.open_study(storage, name, cfg, space=names)
     dists = space.distributions(cfg.space)
-    leases = Leases(storage, studies._engine_kwargs(storage))
+    leases = Leases(storage)
     me = worker_id()
     out_dir = Path(out_dir)
     run_params = {"study": name, "storage": redact(storage), "backend": backend, "objective": cfg.objective,
@@ -138,8 +139,6 @@ def _launch_next(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], t
     """Ask and launch one trial under the launch lease; True when the budget refused it."""
     import optuna
 
-    from rftlab.search.study import make_sampler
-
     cfg, study = ctx.cfg, ctx.study
     with leases.hold(f"{study.study_name}/launch", me, ttl):
         n_done, running, done = _counts(study)  # again, under the lease: other workers may have launched
@@ -168,7 +167,7 @@ def _launch_next(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], t
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
         except BaseException:  # Ctrl-C / SIGTERM: a launched trial stays RUNNING and is resumed next time
-            if "spec" not in study._storage.get_trial(trial._trial_id).user_attrs:
+            if "spec" not in stored_trial(study, trial).user_attrs:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)  # nothing was launched
             raise
     return False
