@@ -29,9 +29,9 @@ class Recorder:
     persistent count (what the stop test reads) lags by a trial or two at most."""
 
     def __init__(self, study: Any, parent_run_id: str | None, space: list, *, target: int | None = None,
-                 worker: int = 0) -> None:
+                 worker: int = 0, study_key: str | None = None) -> None:
         self.study, self.parent, self.space = study, parent_run_id, space
-        self.target, self.worker = target, worker
+        self.target, self.worker, self.study_key = target, worker, study_key
         self.parent_run: Any = None
         self.queue: queue.Queue = queue.Queue(maxsize=PENDING)  # finished trials waiting for the study
         self.logs: queue.Queue = queue.Queue()      # stored trials (and their numbers) waiting for MLflow
@@ -102,7 +102,8 @@ class Recorder:
                 params={"weights": trial.user_attrs.get("weights") or weights_from_params(trial.params, self.space)},
                 metrics=metrics,
                 tags={"optuna.trial_number": number, "optuna.state": trial.state.name,
-                      "rftlab.study": self.study.study_name, "rftlab.worker": self.worker},
+                      tracking.STUDY: self.study.study_name, "rftlab.worker": self.worker,
+                      **({tracking.STUDY_KEY: self.study_key} if self.study_key else {})},
                 status="FINISHED" if trial.state.name == "COMPLETE" else "FAILED",
             )
         except Exception as exc:  # tracking must never kill the search

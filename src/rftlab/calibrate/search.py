@@ -24,7 +24,7 @@ from rftlab.errors import InputError
 from rftlab.io import read_json, read_messages, write_json
 from rftlab.studies.plots import HISTORY, save_plots
 from rftlab.studies.study import n_complete
-from rftlab.studies.urls import redact
+from rftlab.studies.urls import redact, study_key
 from rftlab.studies.workers import claim_worker
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,9 @@ def calibrate(
         "n_messages": len(messages), "n_heldout": int(len(data.labels)), "n_gaming": int(len(data.G)),
         "components": ",".join(data.names),
     }
-    tags = {"rftlab.heldout_digest": data.digest, "rftlab.study": name, "rftlab.worker": str(worker)}
+    key = study_key(storage, name)  # the study's identity in records: its storage and its name
+    tags = {"rftlab.heldout_digest": data.digest, tracking.STUDY: name, tracking.STUDY_KEY: key,
+            "rftlab.worker": str(worker)}
 
     def run_trial(trial: Any) -> float:
         weights = objective.with_scale(suggest(trial, space))
@@ -145,7 +147,8 @@ def calibrate(
     with ctx as run:
         if run is not None:
             tracking.log_input_file(messages_path, name="messages", context="calibration")
-        recorder = Recorder(study, run.info.run_id if run is not None else None, space, target=trials, worker=worker)
+        recorder = Recorder(study, run.info.run_id if run is not None else None, space, target=trials, worker=worker,
+                            study_key=key)
         t1 = time.perf_counter()
         try:
             if remaining:

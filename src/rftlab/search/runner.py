@@ -27,7 +27,7 @@ from rftlab.search.study import make_sampler
 from rftlab.search.trials import Context, follow, launch
 from rftlab.studies.leases import Leases, worker_id
 from rftlab.studies.study import stored_trial
-from rftlab.studies.urls import redact
+from rftlab.studies.urls import redact, study_key
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
     name = cfg.study_name or search_study.default_name(
         backend, {k: path_md5(Path(v)) for k, v in inputs.items()}, names, cfg.objective)
     study = search_study.open_study(storage, name, cfg, space=names)
+    key = study_key(storage, name)  # the study's identity in records: a same-named study elsewhere is another
     dists = space.distributions(cfg.space)
     leases = Leases(storage)
     me = worker_id()
@@ -72,20 +73,24 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
                   "sampler": cfg.sampler, "seed": cfg.seed, "pruner": cfg.pruner,
                   "space": {k: v.model_dump(exclude_none=True) for k, v in cfg.space.items()}}
     echo(f"search {name}: {cfg.trials} trials of {', '.join(names)} on {backend} ({redact(storage)})")
-    with leases.hold(f"{name}/search-run", me):
-        search_run_id = report.ensure_search_run(name, run_params)
-    with report.search_run(search_run_id) as run_id:
-        ctx = Context(params=params, backend=backend, inputs=inputs, study=study, search_run_id=run_id,
-                      log_dir=out_dir / "logs", echo=echo)
-        try:
-            _loop(ctx, leases, me, dists, max_polls)
-        finally:
-            for proc in ctx.followers.values():  # normal end: none left; Ctrl-C: stop training children
-                if proc.poll() is None:
-                    proc.terminate()
-            leases.close()
-        book = ledger.ledger(study.get_trials(deepcopy=False))
-        figures = report.summarize(study, book, out_dir, backend)
+    try:
+        with leases.hold(f"{name}/search-run", me):
+            search_run_id = report.ensure_search_run(storage, name, run_params)
+        with report.search_run(search_run_id) as run_id:
+            ctx = Context(params=params, backend=backend, inputs=inputs, study=study, search_run_id=run_id,
+                          log_dir=out_dir / "logs", echo=echo, study_key=key)
+            try:
+                _loop(ctx, leases, me, dists, max_polls)
+            finally:
+                for proc in ctx.followers.values():  # normal end: none left; Ctrl-C: stop training children
+                    if proc.poll() is None:
+                        proc.terminate()
+            # under the search run's lease: two workers ending together never log one summary step twice
+            with leases.hold(f"{name}/search-run", me):
+                book = ledger.ledger(study.get_trials(deepcopy=False))
+                figures = report.summarize(study, book, out_dir, backend)
+    finally:
+        leases.close()
     figures["study"], figures["run_id"] = name, run_id
     return figures
 

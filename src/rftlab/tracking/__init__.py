@@ -18,14 +18,14 @@ from rftlab.tracking.registry import (
     set_model_version_tags,
 )
 from rftlab.tracking.runs import (
-    BACKEND, GRADER_VERSION, JOB_ID, KIND, KINDS, _mlflow, active_run_id, close_orphans, dep_tags, find_runs,
+    BACKEND, GRADER_VERSION, JOB_ID, KIND, KINDS, STUDY, STUDY_KEY, _mlflow, active_run_id, close_orphans, dep_tags, find_runs,
     flatten, git_state, log_artifact, log_dict, log_figure, log_input_file, log_metrics, log_params, log_table,
     log_text, orphaned, process_tags, set_tags, setup, stage_run,
 )
 from rftlab.tracking.store import tracking_uri
 
 __all__ = [
-    "BACKEND", "GRADER_VERSION", "JOB_ID", "KIND", "KINDS", "_mlflow", "active_run_id", "child_runs", "close_orphans",
+    "BACKEND", "GRADER_VERSION", "JOB_ID", "KIND", "KINDS", "STUDY", "STUDY_KEY", "_mlflow", "active_run_id", "child_runs", "close_orphans",
     "dep_tags", "download_artifact", "find_model_versions", "find_runs", "flatten", "get_run", "git_state",
     "load_pyfunc", "log_artifact", "log_child_run", "log_dict", "log_figure", "log_input_file", "log_metrics",
     "log_metrics_to", "log_params", "log_pyfunc_model", "log_table", "log_text", "metric_history", "metric_points",

@@ -32,6 +32,8 @@ KIND = "rftlab.kind"
 GRADER_VERSION = "rftlab.grader_version"
 JOB_ID = "rftlab.job_id"
 BACKEND = "rftlab.backend"
+STUDY = "rftlab.study"          # an Optuna study's name (calibration and search runs, trial job runs)
+STUDY_KEY = "rftlab.study_key"  # its identity: storage + name (rftlab.studies.urls.study_key)
 PID, HOST = "rftlab.pid", "rftlab.host"  # the process holding a RUNNING run (locks.process_token)
 KINDS = {
     "ingest", "sample", "profile", "calibration", "calibration-trial", "grader-check", "prompts",
