@@ -129,7 +129,7 @@ def test_a_trial_being_launched_cannot_be_taken_over_by_another_worker(tmp_path,
     the trial's lease from before the trial exists."""
     import optuna
 
-    from rftlab.search.lease import Leases
+    from rftlab.studies.leases import Leases
 
     d = _project(tmp_path, monkeypatch, pruner="none", trials=2)
     storage = f"sqlite:///{d / 'data' / 'search' / 'optuna.db'}"
@@ -158,7 +158,7 @@ def test_a_trial_told_by_another_worker_after_the_list_was_read_is_not_followed(
     import optuna
 
     from rftlab.search import runner
-    from rftlab.search.lease import Leases
+    from rftlab.studies.leases import Leases
 
     d = _project(tmp_path, monkeypatch, pruner="none", trials=1)
     storage = f"sqlite:///{d / 'data' / 'search' / 'optuna.db'}"

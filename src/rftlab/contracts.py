@@ -12,6 +12,7 @@ JOB_ID = "rftlab.job_id"                  # an RFT job's id (a Bedrock job ARN, 
 BACKEND = "rftlab.backend"                # the backend that ran the job (rft.backend)
 SPEC_HASH = "rftlab.spec_hash"            # the job spec's hash: the job a preflight or run belongs to
 STUDY = "rftlab.study"                    # an Optuna study's name (calibration, search)
+STUDY_KEY = "rftlab.study_key"            # a study's identity: a digest of its storage and its name
 
 # ---------------------------------------------------------------------------- run kinds (tag rftlab.kind)
 INGEST, SAMPLE, PROFILE = "ingest", "sample", "profile"

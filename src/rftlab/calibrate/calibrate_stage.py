@@ -23,13 +23,7 @@ from rftlab.calibrate.champion import register_candidate
 from rftlab.calibrate.folds import CalibrationData, prepare
 from rftlab.calibrate.objective import Evaluation, Objective, weight_space
 from rftlab.calibrate.recorder import Recorder
-from rftlab.calibrate.study import (
-    default_storage,
-    default_study_name,
-    n_complete,
-    redact,
-    save_plots,
-)
+from rftlab.calibrate.study import default_storage, default_study_name
 from rftlab.calibrate.weight_search import (
     WeightSearch,
     open_weight_search,
@@ -45,6 +39,9 @@ from rftlab.grader.scoring import DEFAULT_WEIGHTS
 from rftlab.headline import write_headline
 from rftlab.io import file_md5, read_json, read_messages, write_json
 from rftlab.stage import PASS, Verdict, stage_record
+from rftlab.studies.plots import HISTORY, save_plots
+from rftlab.studies.study import n_complete
+from rftlab.studies.urls import redact
 from rftlab.style.profile import is_profile
 
 log = logging.getLogger(__name__)
@@ -127,7 +124,8 @@ def prepare_search(inputs: Inputs, s: Settings, out: Path) -> tuple[CalibrationD
 def compute(inputs: Inputs, s: Settings, data: CalibrationData, search: WeightSearch, run_id: str | None, *,
             prepare_s: float) -> Result:
     """The missing trials (each recorded live as a child of `run_id`), then the best weights' bundle."""
-    recorder = Recorder(search.study, run_id, search.space, target=s.trials, worker=search.worker)
+    recorder = Recorder(search.study, run_id, search.space, target=s.trials, worker=search.worker,
+                        study_key=search.key)
     t_search = run_trials(search, recorder)
     objective, best = search.objective, search.study.best_trial
     weights = objective.with_scale(weights_from_params(best.params, search.space))
@@ -176,7 +174,7 @@ def write_outputs(result: Result, out: Path, *, metrics: Path | None, headline: 
         write_json(metrics, {k: v for k, v in result.summary.items() if k not in TIMINGS})
     if headline:
         write_headline(headline, "calibrate", result.summary)
-    return save_plots(result.search.study, plots_dir) if plots_dir else []
+    return save_plots(result.search.study, plots_dir, HISTORY) if plots_dir else []
 
 
 def record(result: Result, out: Path, plots: list[Path], *, register: bool) -> None:
@@ -216,7 +214,8 @@ def run(messages_path: str | os.PathLike, author: str, profile_path: str | os.Pa
         "n_messages": len(inputs.messages), "n_heldout": int(len(data.labels)), "n_gaming": int(len(data.G)),
         "components": ",".join(data.names),
     }
-    tags = {"rftlab.heldout_digest": data.digest, contracts.STUDY: search.name, "rftlab.worker": str(search.worker)}
+    tags = {"rftlab.heldout_digest": data.digest, contracts.STUDY: search.name, contracts.STUDY_KEY: search.key,
+            "rftlab.worker": str(search.worker)}
     with stage_record(KIND, track=track, run_name=f"calibrate-{author}", params=run_params, tags=tags,
                       deps={"messages": inputs.messages_path, "profile": inputs.profile_path}) as run_:
         if run_ is not None:

@@ -17,9 +17,9 @@ import threading
 from typing import Any
 
 from rftlab import contracts, tracking
-from rftlab.calibrate.study import count_complete
 from rftlab.calibrate.weight_search import weights_from_params
 from rftlab.progress import bar
+from rftlab.studies.study import count_complete, store_trial
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ class Recorder:
     persistent count (what the stop test reads) lags by a trial or two at most."""
 
     def __init__(self, study: Any, parent_run_id: str | None, space: list, *, target: int | None = None,
-                 worker: int = 0) -> None:
+                 worker: int = 0, study_key: str | None = None) -> None:
         self.study, self.parent, self.space = study, parent_run_id, space
-        self.target, self.worker = target, worker
+        self.target, self.worker, self.study_key = target, worker, study_key
         self.parent_run: Any = None
         self.queue: queue.Queue = queue.Queue(maxsize=PENDING)  # finished trials waiting for the study
         self.logs: queue.Queue = queue.Queue()      # stored trials (and their numbers) waiting for MLflow
@@ -50,7 +50,6 @@ class Recorder:
 
     def submit(self, work: Any, trial: Any) -> None:
         """Optuna callback on the in-memory study: queue the trial; stop once the study is full."""
-
         if self.errors:
             raise self.errors[0]
         self.queue.put(trial)  # waits while PENDING trials are still being stored: the count stays current
@@ -75,10 +74,7 @@ class Recorder:
         try:
             while (trial := self.queue.get()) is not None:
                 try:
-                    storage = self.study._storage
-                    trial._validate()
-                    trial_id = storage.create_new_trial(self.study._study_id, template_trial=trial)
-                    number = storage.get_trial_number_from_id(trial_id)
+                    number = store_trial(self.study, trial)
                     self.added += 1
                 except Exception as exc:  # storage gone: stop the search, say why
                     self.errors.append(exc)
@@ -105,7 +101,8 @@ class Recorder:
                 params={"weights": trial.user_attrs.get("weights") or weights_from_params(trial.params, self.space)},
                 metrics=metrics,
                 tags={"optuna.trial_number": number, "optuna.state": trial.state.name,
-                      contracts.STUDY: self.study.study_name, "rftlab.worker": self.worker},
+                      contracts.STUDY: self.study.study_name, "rftlab.worker": self.worker,
+                      **({contracts.STUDY_KEY: self.study_key} if self.study_key else {})},
                 status="FINISHED" if trial.state.name == "COMPLETE" else "FAILED",
             )
         except Exception as exc:  # tracking must never kill the search

@@ -12,8 +12,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from rftlab.calibrate.objective import Evaluation, Objective, params_of, suggest
-from rftlab.calibrate.study import claim_worker, n_complete, open_study, working_copy
+from rftlab.calibrate.study import ROLE, open_study, working_copy
 from rftlab.grader.scoring import DEFAULT_WEIGHTS
+from rftlab.studies.study import n_complete
+from rftlab.studies.urls import study_key
+from rftlab.studies.workers import claim_worker
 
 
 def weights_from_params(params: dict[str, float], space: list) -> dict[str, float]:
@@ -38,6 +41,7 @@ class WeightSearch:
     work: Any         # the in-memory copy this worker samples on (study.py)
     worker: int
     name: str
+    key: str          # the study's identity in records: a digest of its storage and its name
     space: list
     objective: Objective
     remaining: int    # trials this study still needs to reach its target
@@ -46,12 +50,13 @@ class WeightSearch:
 def open_weight_search(storage: str, name: str, *, seed: int, folds: int, digest: str, space: list,
                        objective: Objective, trials: int) -> WeightSearch:
     """Open (or continue) the study; trial 0 of a new study is the grader's hand-set weights."""
-    study = open_study(storage, name, seed=seed, digest=digest, space=[p for p, *_ in space], folds=folds)
-    worker = claim_worker(storage, name)  # a second worker on this study samples elsewhere (study.py)
+    study = open_study(storage, name, digest=digest, space=[p for p, *_ in space], folds=folds)
+    worker = claim_worker(storage, name, ROLE)  # a second worker on this study samples elsewhere (study.py)
     work = working_copy(study, seed, worker)
     if len(study.trials) == 0 and worker == 0:  # the baseline every trial has to beat
         work.enqueue_trial(params_of(DEFAULT_WEIGHTS, space), user_attrs={"source": "default_weights"})
-    return WeightSearch(study, work, worker, name, space, objective, max(0, trials - n_complete(study)))
+    return WeightSearch(study, work, worker, name, study_key(storage, name), space, objective,
+                        max(0, trials - n_complete(study)))
 
 
 def run_trials(search: WeightSearch, recorder: Any) -> float:

@@ -1,5 +1,12 @@
 """The search in MLflow and on disk: one `search` run per study, its trials' job runs as
-children, plots, and the best hyperparameters as a params override the pipeline can use."""
+children, plots, and the best hyperparameters as a params override the pipeline can use.
+
+A study is its storage and its name (a sqlite and a PostgreSQL study may share a name): the search
+run is found again by the study's key (rftlab.studies.urls.study_key), never by the name alone.
+The summary figures are logged at step = the trials the study has finished (complete, pruned or
+failed), once per step: a call that finished no trial adds no row, and the search run's charts in
+`mlflow ui` read like Optuna's optimisation history (each figure against trials finished).
+"""
 
 from __future__ import annotations
 
@@ -13,28 +20,36 @@ import yaml
 
 from rftlab import contracts, tracking
 from rftlab.io import atomic_path
-from rftlab.studies import save_plots
+from rftlab.studies.plots import save_plots
+from rftlab.studies.urls import identity, study_key
 
 log = logging.getLogger(__name__)
 
-STUDY = contracts.STUDY
+STUDY, STUDY_KEY = contracts.STUDY, contracts.STUDY_KEY
 TRIAL = "rftlab.trial"
 
 
-def ensure_search_run(study_name: str, params: dict[str, Any]) -> str:
-    """The study's one `search` run, found again by its study name, created when missing.
-    Callers hold the study's `search-run` lease, so two workers never create two."""
-    found = [r for r in tracking.find_runs(STUDY, study_name) if r.data.tags.get(contracts.KIND) == "search"]
+def ensure_search_run(storage: str, study_name: str, params: dict[str, Any]) -> str:
+    """The study's one `search` run, found again by the study's key (storage + name), created when
+    missing. A search run recorded before the key existed is adopted when its `storage` param is this
+    study's storage. Callers hold the study's `search-run` lease, so two workers never create two."""
+    key = study_key(storage, study_name)
+    found = tracking.find_runs(STUDY_KEY, key, kind=contracts.SEARCH)
     if found:
         return str(found[0].info.run_id)
-    with tracking.stage_run("search", run_name=study_name, params=params, tags={STUDY: study_name}) as run:
+    for run in tracking.find_runs(STUDY, study_name, kind=contracts.SEARCH):
+        if STUDY_KEY not in run.data.tags and identity(run.data.params.get("storage", "")) == identity(storage):
+            tracking.tag_run(run.info.run_id, {STUDY_KEY: key})
+            return str(run.info.run_id)
+    with tracking.stage_run(contracts.SEARCH, run_name=study_name, params=params,
+                            tags={STUDY: study_name, STUDY_KEY: key}) as run:
         return str(run.info.run_id)
 
 
 @contextlib.contextmanager
 def search_run(run_id: str) -> Iterator[str]:
     """Reopen the search run for this invocation (FINISHED at the end, KILLED on Ctrl-C)."""
-    with tracking.stage_run("search", run_id=run_id) as run:
+    with tracking.stage_run(contracts.SEARCH, run_id=run_id) as run:
         yield run.info.run_id
 
 
@@ -47,6 +62,8 @@ def tag_job_run(ctx: Any, number: int, state: Any, outcome: str, pruned: str | N
     if run_id is None:
         return
     tags = {TRIAL: number, STUDY: ctx.study.study_name, "rftlab.trial_state": outcome}
+    if ctx.study_key:
+        tags[STUDY_KEY] = ctx.study_key
     if pruned:
         tags["rftlab.pruned_because"] = pruned
     tracking.tag_run(run_id, tags)
@@ -92,16 +109,30 @@ def summarize(study: Any, book: Any, folder: Path, backend: str) -> dict[str, An
                    training_min=round(sum(float(t.user_attrs.get(contracts.DURATION_MIN) or 0) for t in trials), 3),
                    training_steps=sum(int(t.user_attrs.get("steps") or 0) for t in trials))
     best = write_best(folder / "best.yaml", backend, study)
-    tracking.log_metrics({k: float(v) for k, v in figures.items()})
+    numbers = {k: float(v) for k, v in figures.items()}
     if best is not None:
         figures["best_value"] = best["search"]["value"]
         figures["best_trial"] = best["search"]["trial"]
         figures["best_params"] = study.best_trial.params
-        tracking.log_metrics({"best_value": float(figures["best_value"])})
+        numbers["best_value"] = float(figures["best_value"])
+    log_once(numbers, step=sum(t.state.is_finished() for t in trials))
+    if best is not None:
         tracking.set_tags({"rftlab.best_trial": figures["best_trial"],
                            **{f"best.{k}": v for k, v in study.best_trial.params.items()}})
         tracking.log_artifact(folder / "best.yaml", "search")
-
     for png in save_plots(study, folder):
         tracking.log_artifact(png, "search/plots")
     return figures
+
+
+def log_once(metrics: dict[str, float], step: int) -> dict[str, float]:
+    """Log into the active run the metrics it holds no row for at `step`; returns what was logged.
+
+    Finished trials only grow, so the figures over them (counts, spent, training time, best value)
+    are the same whenever the study has finished `step` trials: a row at that step already says what
+    a new one would. A worker summarises once its loop ends with nothing running, so the in-flight
+    figures (running, committed) are 0 then too, unless the search was cut short (`max_polls`)."""
+    logged = tracking.metric_points(str(tracking.active_run_id()))
+    new = {k: v for k, v in metrics.items() if step not in logged.get(k, {})}
+    tracking.log_metrics(new, step=step)
+    return new

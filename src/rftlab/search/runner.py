@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from rftlab import plugins
-from rftlab.calibrate.study import redact
 from rftlab.errors import ConfigError, RftlabError
 from rftlab.io import path_md5
 from rftlab.search import ledger, report, space
-from rftlab.search import study as studies
-from rftlab.search.lease import Leases, worker_id
+from rftlab.search import study as search_study
 from rftlab.search.study import make_sampler
 from rftlab.search.trials import Context, follow, launch
+from rftlab.studies.leases import Leases, worker_id
+from rftlab.studies.study import stored_trial
+from rftlab.studies.urls import redact, study_key
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,6 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
                trials: int | None = None, out_dir: str | Path = "reports/search", echo: Any = print,
                max_polls: int | None = None) -> dict[str, Any]:
     """Drive the study to `trials` finished trials; returns the headline figures."""
-
     cfg = params.search
     if trials is not None:
         cfg = cfg.model_copy(update={"trials": trials})
@@ -62,13 +62,14 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
         raise ConfigError(f"search.backend: {backend} jobs cannot be searched ({plugin.summary}); "
                           "set search.backend to a backend that can")
     inputs = _inputs(backend, train, val, grader, base_model)
-    storage = cfg.storage or studies.default_storage()
+    storage = cfg.storage or search_study.default_storage()
     names = sorted(cfg.space)
-    name = cfg.study_name or studies.default_name(
+    name = cfg.study_name or search_study.default_name(
         backend, {k: path_md5(Path(v)) for k, v in inputs.items()}, names, cfg.objective)
-    study = studies.open_study(storage, name, cfg, space=names)
+    study = search_study.open_study(storage, name, cfg, space=names)
+    key = study_key(storage, name)  # the study's identity in records: a same-named study elsewhere is another
     dists = space.distributions(cfg.space)
-    leases = Leases(storage, studies._engine_kwargs(storage))
+    leases = Leases(storage)
     me = worker_id()
     out_dir = Path(out_dir)
     run_params = {"study": name, "storage": redact(storage), "backend": backend, "objective": cfg.objective,
@@ -76,20 +77,24 @@ def run_search(params: Any, *, train: str, val: str | None, grader: str, base_mo
                   "sampler": cfg.sampler, "seed": cfg.seed, "pruner": cfg.pruner,
                   "space": {k: v.model_dump(exclude_none=True) for k, v in cfg.space.items()}}
     echo(f"search {name}: {cfg.trials} trials of {', '.join(names)} on {backend} ({redact(storage)})")
-    with leases.hold(f"{name}/search-run", me):
-        search_run_id = report.ensure_search_run(name, run_params)
-    with report.search_run(search_run_id) as run_id:
-        ctx = Context(params=params, backend=backend, inputs=inputs, study=study, search_run_id=run_id,
-                      log_dir=out_dir / "logs", echo=echo)
-        try:
-            _loop(ctx, leases, me, dists, max_polls)
-        finally:
-            for proc in ctx.followers.values():  # normal end: none left; Ctrl-C: stop training children
-                if proc.poll() is None:
-                    proc.terminate()
-            leases.close()
-        book = ledger.ledger(study.get_trials(deepcopy=False))
-        figures = report.summarize(study, book, out_dir, backend)
+    try:
+        with leases.hold(f"{name}/search-run", me):
+            search_run_id = report.ensure_search_run(storage, name, run_params)
+        with report.search_run(search_run_id) as run_id:
+            ctx = Context(params=params, backend=backend, inputs=inputs, study=study, search_run_id=run_id,
+                          log_dir=out_dir / "logs", echo=echo, study_key=key)
+            try:
+                _loop(ctx, leases, me, dists, max_polls)
+            finally:
+                for proc in ctx.followers.values():  # normal end: none left; Ctrl-C: stop training children
+                    if proc.poll() is None:
+                        proc.terminate()
+            # under the search run's lease: two workers ending together never log one summary step twice
+            with leases.hold(f"{name}/search-run", me):
+                book = ledger.ledger(study.get_trials(deepcopy=False))
+                figures = report.summarize(study, book, out_dir, backend)
+    finally:
+        leases.close()
     figures["study"], figures["run_id"] = name, run_id
     return figures
 
@@ -174,7 +179,7 @@ def _launch_next(ctx: Context, leases: Leases, me: str, dists: dict[str, Any], t
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
         except BaseException:  # Ctrl-C / SIGTERM: a launched trial stays RUNNING and is resumed next time
-            if "spec" not in study._storage.get_trial(trial._trial_id).user_attrs:
+            if "spec" not in stored_trial(study, trial).user_attrs:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)  # nothing was launched
             raise
     return False

@@ -42,6 +42,7 @@ class Context:
     log_dir: Path
     echo: Any = print
     followers: dict[int, subprocess.Popen] = field(default_factory=dict)
+    study_key: str | None = None  # the study's identity in records (rftlab.studies.urls.study_key)
 
     @property
     def cfg(self) -> Any:

@@ -1,12 +1,13 @@
-"""Leases in the study's own database: who may launch next, who follows which trial.
+"""Leases in the study's own database: one owner per critical section, across workers.
 
-Several `rftlab search` workers share one Optuna study through an RDB storage (sqlite file or
-PostgreSQL). Optuna has no compare-and-set on trial attributes, so two workers could both
-launch past `max_concurrent` or both follow the same job. A small table next to Optuna's,
-`rftlab_search_leases(name, owner, expires)`, gives each critical section one owner: taking a
-lease is one atomic INSERT, or an UPDATE that only matches when the lease expired or its owner's
-process is gone (same host). A SIGKILLed worker's leases are taken over at once on its host,
-after `ttl` seconds elsewhere.
+Several workers share one Optuna study through an RDB storage (sqlite file or PostgreSQL). Optuna
+has no compare-and-set on trial attributes, so two search workers could both launch past
+`max_concurrent` or both follow the same job, and two calibration workers could take one worker
+slot (workers.py). A small table next to Optuna's, `rftlab_search_leases(name, owner, expires)`
+(named when only the search used it; kept, so workers of older and newer versions agree), gives
+each critical section one owner: taking a lease is one atomic INSERT, or an UPDATE that only
+matches when the lease expired or its owner's process is gone (same host). A SIGKILLed worker's
+leases are taken over at once on its host, after `ttl` seconds elsewhere.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+
+import sqlalchemy as sa
 
 from rftlab.errors import RftlabError
+from rftlab.studies.storage import engine_options
 
 TABLE = "rftlab_search_leases"
 
@@ -44,12 +47,8 @@ def _owner_dead(owner: str) -> bool:
 
 
 class Leases:
-    def __init__(self, url: str, engine_kwargs: dict[str, Any] | None = None) -> None:
-        # sqlalchemy loads only when a study storage is opened
-        import sqlalchemy as sa
-
-        self.sa = sa
-        self.engine = sa.create_engine(url, **(engine_kwargs or {}))
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url, **engine_options(url))
         meta = sa.MetaData()
         self.table = sa.Table(TABLE, meta, sa.Column("name", sa.String(255), primary_key=True),
                               sa.Column("owner", sa.String(255), nullable=False),
@@ -66,7 +65,7 @@ class Leases:
 
     def acquire(self, name: str, owner: str, ttl: float) -> bool:
         """Take or renew the lease `name`; False when another live owner holds it."""
-        sa, t = self.sa, self.table
+        t = self.table
         now = time.time()
         try:
             with self.engine.begin() as c:
@@ -96,7 +95,7 @@ class Leases:
         deadline = time.time() + timeout
         while not self.acquire(name, owner, ttl):
             if time.time() > deadline:
-                raise RftlabError(f"search: lease {name!r} still held by another worker after {timeout:.0f} s")
+                raise RftlabError(f"lease {name!r} still held by another worker after {timeout:.0f} s")
             time.sleep(0.2)
         try:
             yield

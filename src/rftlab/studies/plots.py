@@ -1,4 +1,8 @@
-"""Optuna helpers shared by calibration and the RFT search: the study plots as PNG files."""
+"""A study's plots as PNG files (Optuna's matplotlib plots), for calibration and the RFT search.
+
+Calibration writes the optimisation history and the parameter importances (its DVC plots,
+dvc.yaml `calibrate`); the search writes all four (its trials report intermediate values).
+"""
 
 from __future__ import annotations
 
@@ -17,17 +21,18 @@ PLOTS = {
     "parallel_coordinate.png": "plot_parallel_coordinate",
     "intermediate_values.png": "plot_intermediate_values",
 }
+HISTORY = ("optimization_history.png", "param_importances.png")  # what every study can show
 
 
 def save_plots(study: Any, folder: str | Path, names: tuple[str, ...] = tuple(PLOTS)) -> list[Path]:
-    """Optuna's matplotlib plots of the study, written atomically; a plot the study cannot have yet
-    (one parameter: no importances; no completed trial; no intermediate values) is skipped."""
-    # matplotlib loads only when a figure is drawn
+    """Write the plots `names` of the study into `folder`, each atomically; returns the files written.
+    A plot the study cannot have yet (one parameter: no importances; no completed trial; no
+    intermediate values) is skipped with a log line."""
+    # Deferred: the Agg backend must be chosen before pyplot is imported (no display on a server).
     import matplotlib
 
     matplotlib.use("Agg")
-    # matplotlib loads only when a figure is drawn
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after the backend is chosen (above)
     import optuna.visualization.matplotlib as ovm
 
     folder = Path(folder)
