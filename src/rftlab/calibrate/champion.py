@@ -74,10 +74,11 @@ def register_candidate(out: Path, bundle: dict, objective: Any, best: Any, diges
     version = str(registry.register_grader(out, model_name=name))
     tags = {DIGEST: digest, CV_AUC: round(best.mean_auc, 6), OBJECTIVE: round(best.value, 6),
             WEIGHTS: json.dumps(bundle.get("weights", {}), sort_keys=True), contracts.GRADER_VERSION: bundle["version"]}
-    known = tracking.find_model_versions(name, contracts.GRADER_VERSION, bundle["version"])
-    if not any(GATE in dict(v.tags) for v in known):  # the same bundle again keeps its verdict
-        tags[GATE] = "pending"
-    tracking.set_model_version_tags(name, version, tags)
+    with tracking.registry_lock():  # two workers registering one bundle tag one version: one at a time
+        known = tracking.find_model_versions(name, contracts.GRADER_VERSION, bundle["version"])
+        if not any(GATE in dict(v.tags) for v in known):  # the same bundle again keeps its verdict
+            tags[GATE] = "pending"
+        tracking.set_model_version_tags(name, version, tags)
     tracking.set_tags({"rftlab.model_version": version})
     return {"model": name, "version": version, "objective": round(best.value, 6),
             "decision": "registered without the champion alias (`rftlab grader check` promotes it if the gate passes)"}

@@ -29,6 +29,7 @@ from rftlab.tracking.registry import (
     load_pyfunc,
     log_pyfunc_model,
     model_version_by_alias,
+    registry_lock,
     set_model_alias,
     set_model_version_tags,
 )
@@ -59,7 +60,7 @@ __all__ = [
     "dep_tags", "download_artifact", "find_model_versions", "find_runs", "flatten", "get_run", "git_state",
     "load_pyfunc", "log_artifact", "log_child_run", "log_dict", "log_figure", "log_input_file", "log_metrics",
     "log_metrics_to", "log_params", "log_pyfunc_model", "log_table", "log_text", "metric_history", "metric_points",
-    "model_version_by_alias", "orphaned", "process_tags", "resume_run", "run_exists", "runs_of_kind",
+    "model_version_by_alias", "registry_lock", "orphaned", "process_tags", "resume_run", "run_exists", "runs_of_kind",
     "set_model_alias", "set_model_version_tags", "set_run_status", "set_tags", "setup", "stage_run", "tag_run",
     "tracking_uri",
 ]
