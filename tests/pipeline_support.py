@@ -3,6 +3,7 @@ pipeline in (the project's own .venv linked in, as `make setup` leaves a fresh c
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,6 +36,11 @@ def copy_project(dst: Path) -> Path:
         p["preflight"].update({"prompts": 4, "flat_std": 0.0, "min_mean_std": 0.0, "max_done_share": 1.0})
     (dst / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False), encoding="utf-8")
     (dst / ".venv").symlink_to(ROOT / ".venv")  # what `make setup` leaves in a fresh clone
+    # the linked .venv is the project's: `make` in the copy must see it up to date, never reinstall rftlab
+    # from the copy (that would point the shared environment's editable install at this temporary folder)
+    stamp = (ROOT / ".venv" / ".installed").stat().st_mtime
+    for name in ("pyproject.toml", "requirements-lock.txt"):
+        os.utime(dst / name, (stamp, stamp))
     git(dst, "init", "-q", "-b", "main")
     (dst / ".git" / "info" / "exclude").write_text(".venv\n", encoding="utf-8")
     git(dst, "add", "-A")

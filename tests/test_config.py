@@ -152,3 +152,25 @@ def test_cli_refuses_strict_and_duplicate_errors_in_one_line(tmp_path, monkeypat
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.jsonl").exists()
+
+
+@pytest.mark.parametrize("data", [{"rft": {"backend": "openai"}}, {"rft": {"openai": {"region": "us-west-2"}}}])
+def test_the_old_open_weight_backend_name_is_refused_naming_the_new_one(data):
+    with pytest.raises(ConfigError) as err:
+        parse_params(data)
+    msg = str(err.value)
+    assert "'openai' was renamed 'bedrock_open_weight'" in msg and "rft.bedrock_open_weight" in msg
+    assert "\n" not in msg
+
+
+def test_an_unknown_backend_is_refused_naming_the_registered_ones():
+    with pytest.raises(ConfigError, match=r"rft.backend: unknown backend 'tpu' \(registered: bedrock, "
+                                          r"bedrock_open_weight, local"):
+        parse_params({"rft": {"backend": "tpu"}})
+
+
+def test_each_backend_validates_its_own_section_with_the_key_path():
+    with pytest.raises(ConfigError, match=r"rft\.bedrock\.lambda_timeout_s: input should be less than or equal to 900"):
+        parse_params({"rft": {"bedrock": {"lambda_timeout_s": 5000}}})
+    with pytest.raises(ConfigError, match=r"rft\.local\.lora\.r: "):
+        parse_params({"rft": {"local": {"lora": {"r": 0}}}})
