@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-import types
 import uuid
 from pathlib import Path
 
@@ -89,13 +88,31 @@ def _fake_to_payload(prompt_messages, completion, *, sample_id, reference_answer
             "metadata": {**(metadata or {}), "reference_answer": reference_answer}}
 
 
+# The modules that load a grader on the Bedrock paths: imported first, so the fakes replace the
+# functions they hold (a module imported later would bind the real ones).
+USERS = ("rftlab.backends.bedrock.grader", "rftlab.backends.bedrock.launch", "rftlab.backends.bedrock.open_weight.launch",
+         "rftlab.grader.package", "rftlab.grader.deployment", "rftlab.jobs.rft_stage")
+
+
+def _replace_everywhere(monkeypatch, real: object, fake: object) -> None:
+    for module in [m for name, m in sys.modules.items() if name.startswith("rftlab") and m is not None]:
+        for attr, value in list(vars(module).items()):
+            if value is real:
+                monkeypatch.setattr(module, attr, fake)
+
+
 def install_fake_grader(monkeypatch) -> None:
-    bundle = types.ModuleType("rftlab.grader.bundle")
-    bundle.load_grader = lambda path: FakeGrader(json.loads(Path(path).read_text())["version"])
-    handler = types.ModuleType("rftlab.grader.handler")
-    handler.handle, handler.to_payload = _fake_handle, _fake_to_payload
-    monkeypatch.setitem(sys.modules, "rftlab.grader.bundle", bundle)
-    monkeypatch.setitem(sys.modules, "rftlab.grader.handler", handler)
+    """A grader that needs no real bundle: its version is the file's `version` field."""
+    import importlib
+
+    from rftlab.grader import bundle, handler
+
+    for name in USERS:
+        importlib.import_module(name)
+    _replace_everywhere(monkeypatch, bundle.load_grader,
+                        lambda path: FakeGrader(json.loads(Path(path).read_text())["version"]))
+    _replace_everywhere(monkeypatch, handler.handle, _fake_handle)
+    _replace_everywhere(monkeypatch, handler.to_payload, _fake_to_payload)
 
 
 def write_prompts(path: Path, n: int = 120) -> Path:
