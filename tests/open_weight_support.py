@@ -1,4 +1,4 @@
-"""Shared pieces for tests/test_openai_*.py: a project on the openai backend, the API stand-in, documented shapes.
+"""Shared pieces for tests/test_open_weight_*.py: a project on the bedrock_open_weight backend, the API stand-in, documented shapes.
 
 Prompt records follow "Prepare data for open-weight models" (OpenAI chat `messages` + `reference_answer`,
 100-20K examples: https://docs.aws.amazon.com/bedrock/latest/userguide/rft-prepare-data-open-weight.html).
