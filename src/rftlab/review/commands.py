@@ -55,13 +55,9 @@ def review_cmd(
     reviewers = len({who for who, _ in votes})
     typer.echo(f"review {kind} of evaluation run {run_id}: {len(review.items)} pairs "
                f"({'prepared now' if made else 'prepared before'}; {len(votes)} votes by {reviewers} reviewer(s) so far)")
-    typer.echo(f"open http://127.0.0.1:{srv.server_address[1]}/  (Ctrl-C stops; each vote is stored when it is cast)")
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.server_close()
+    typer.echo(f"open http://127.0.0.1:{srv.server_address[1]}/  "
+               "(Ctrl-C or kill stops it; each vote is stored when it is cast)")
+    server.serve(srv)
     typer.echo("review server stopped")
 
 

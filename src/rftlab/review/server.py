@@ -8,6 +8,8 @@ unexpected error answers 500 with one line and is logged; the client never sees 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -70,3 +72,20 @@ def make_server(port: int, app_factory: Any) -> _Server:
     """A server bound to 127.0.0.1:`port` (0: any free port); `app_factory(port)` builds its App once
     the port is known (the App accepts only requests addressed to that port)."""
     return _Server(port, app_factory)
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(srv: _Server) -> None:
+    """Serve until Ctrl-C or SIGTERM (`kill`), then close the socket. Votes are stored as they are cast,
+    so stopping loses nothing. (A shell starts `cmd &` with SIGINT ignored: SIGTERM still stops it.)"""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
