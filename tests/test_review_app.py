@@ -193,3 +193,13 @@ def test_the_server_listens_on_loopback_and_refuses_a_body_before_reading_it(liv
     res = conn.getresponse()
     assert res.status == 200 and res.getheader("Content-Security-Policy").startswith("default-src 'self'")
     assert res.getheader("X-Content-Type-Options") == "nosniff"
+
+
+def test_a_body_that_never_arrives_frees_the_thread(live, monkeypatch):
+    monkeypatch.setattr(server._Handler, "timeout", 1)
+    host = f"127.0.0.1:{live}".encode()
+    with socket.create_connection(("127.0.0.1", live), timeout=10) as s:
+        s.sendall(b"POST /api/vote HTTP/1.1\r\nHost: " + host + b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{")
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.0 408")

@@ -23,6 +23,7 @@ HOST = "127.0.0.1"  # never another interface: the pairs are private to the peop
 class _Handler(BaseHTTPRequestHandler):
     server_version = "rftlab-review"
     sys_version = ""
+    timeout = 30  # seconds a client may take to send its request (a stalled body frees its thread)
     server: _Server
 
     def _send(self, res: Response) -> None:
@@ -52,7 +53,12 @@ class _Handler(BaseHTTPRequestHandler):
             except BadRequest as exc:
                 self.close_connection = True  # an unread body must not be read as the next request
                 return error(exc.status, exc.message)
-            return self.server.app.post(self.path, self.headers, self.rfile.read(n))
+            try:
+                body = self.rfile.read(n)
+            except TimeoutError:
+                self.close_connection = True
+                return error(408, f"the body did not arrive within {self.timeout} s")
+            return self.server.app.post(self.path, self.headers, body)
 
         self._guarded(post)
 
