@@ -111,7 +111,9 @@ class App:
         state: dict[str, Any] = {"reviewer": reviewer, "total": len(ids), "done": len(mine), "index": index,
                                  "pair": None, "vote": None, "comment": ""}
         if index < len(ids):
-            item = self.review.items[[i.pair_id for i in self.review.items].index(ids[index])]
+            item = self.review.item(ids[index])
+            if item is None:  # cannot happen: the order is made of the review's own pairs
+                raise BadRequest(404, "no such pair")
             left = shown_left(reviewer, item.pair_id, self.review.seed)
             texts = {"A": item.a, "B": item.b}
             state["pair"] = {"id": item.pair_id, "prompt": item.prompt, "left": texts[left],
