@@ -30,7 +30,7 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(job_app, name="job")
 
 GROUPS = {"app": app, "grader": grader_app, "prompts": prompts_app, "job": job_app}
-CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "preflight", "jobs", "evaluate", "search")
+CONCERNS = ("slack", "style", "grader", "calibrate", "prompts", "preflight", "jobs", "evaluate", "review", "search")
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -32,3 +32,22 @@ EVAL_BASE_MEAN = "eval/base_mean"         # evaluation: mean grader score of the
 EVAL_TUNED_MEAN = "eval/tuned_mean"
 EVAL_UPLIFT_PCT = "eval/uplift_pct"       # percent: 100 * (tuned - base) / base
 EVAL_WIN_RATE = "eval/win_rate"           # 0-1: share of prompts where tuned beats base
+
+# ---------------------------------------------------------------------------- blind human review (docs/review.md)
+REVIEW = "rftlab.review"                  # on a review's traces: tuned_vs_base | tuned_vs_real
+PAIR_ID = "rftlab.pair_id"                # on a review's traces: the evaluation's pair
+REVIEW_ANSWER = "sounds_like_target"      # the feedback (assessment) name of every vote: A | B | cant_tell
+# Metrics on the evaluation run, one prefix per review: tuned vs base, tuned vs the target's real reply.
+REVIEW_PREFIX = {"tuned_vs_base": "review", "tuned_vs_real": "review_real"}
+REVIEW_PREFERENCE = "preference"          # 0-1: share of votes for the tuned reply, can't tell half, mean over pairs
+REVIEW_CI_LOW, REVIEW_CI_HIGH = "preference_ci_low", "preference_ci_high"  # bootstrap over pairs (95 %)
+REVIEW_CANT_TELL = "cant_tell_rate"       # share of votes that were "can't tell"
+REVIEW_PAIRS, REVIEW_VOTES, REVIEW_REVIEWERS = "pairs", "votes", "reviewers"
+AGREEMENT, KAPPA = "agreement", "kappa"   # per rater: <rater>_agreement, <rater>_kappa (rater: grader,
+                                          # verifier, judge_<source>): share of pairs ranked like the
+                                          # people's majority, Cohen's kappa over {base, tie, tuned}
+
+
+def review_metric(kind: str, name: str) -> str:
+    """The MLflow name of a review metric: `review/preference`, `review_real/cant_tell_rate`, ..."""
+    return f"{REVIEW_PREFIX[kind]}/{name}"

@@ -54,6 +54,19 @@ from rftlab.tracking.runs import (
     stage_run,
 )
 from rftlab.tracking.store import mlflow_api, tracking_uri
+from rftlab.tracking.traces import (
+    FeedbackRecord,
+    TraceRecord,
+    delete_traces,
+    ensure_feedback_schema,
+    feedbacks,
+    load_json_artifact,
+    log_dict_to,
+    log_text_to,
+    log_traces,
+    record_feedback,
+    run_traces,
+)
 
 __all__ = [
     "mlflow_api", "active_run_id", "child_runs", "close_orphans",
@@ -62,5 +75,6 @@ __all__ = [
     "log_metrics_to", "log_params", "log_pyfunc_model", "log_table", "log_text", "metric_history", "metric_points",
     "model_version_by_alias", "registry_lock", "orphaned", "process_tags", "resume_run", "run_exists", "runs_of_kind",
     "set_model_alias", "set_model_version_tags", "set_run_status", "set_tags", "setup", "stage_run", "tag_run",
-    "tracking_uri",
+    "tracking_uri", "FeedbackRecord", "TraceRecord", "delete_traces", "ensure_feedback_schema", "feedbacks",
+    "load_json_artifact", "log_dict_to", "log_text_to", "log_traces", "record_feedback", "run_traces",
 ]
