@@ -9,6 +9,12 @@ Callers use `from rftlab import tracking` and the names below; mlflow itself is 
 lazily, so commands that never track stay fast.
 """
 
+import os  # noqa: I001 - the variable must be set before anything imports mlflow
+
+# Nothing leaves the machine unasked: MLflow 3 sends usage telemetry unless told not to
+# (MLFLOW_DISABLE_TELEMETRY); rftlab's processes set it off unless the user set it themselves.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 from rftlab.tracking.experiment import setup
 from rftlab.tracking.queries import (
     child_runs,
