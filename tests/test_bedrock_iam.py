@@ -51,9 +51,15 @@ def _resource(prefix: str, op: str, params: dict) -> str:
 
 
 def _implied(prefix: str, op: str, params: dict) -> list[tuple[str, str, dict]]:
-    """Permissions a call needs besides its own action: passing the execution role to Lambda."""
+    """Permissions a call needs besides its own action: passing the execution role to Lambda; tagging on
+    create needs lambda:TagResource and GetFunction of a tagged function lambda:ListTags (Lambda developer
+    guide, configuration-tags.html, "Permissions required for working with tags")."""
+    fn = _resource(prefix, op, params) if prefix == "lambda" else ""
     if (prefix, op) == ("lambda", "CreateFunction"):
-        return [("iam:PassRole", params["Role"], {"iam:PassedToService": "lambda.amazonaws.com"})]
+        return [("iam:PassRole", params["Role"], {"iam:PassedToService": "lambda.amazonaws.com"})] + (
+            [("lambda:TagResource", fn, {})] if params.get("Tags") else [])
+    if (prefix, op) == ("lambda", "GetFunction"):
+        return [("lambda:ListTags", fn, {})]
     return []
 
 
@@ -137,6 +143,7 @@ def test_caller_policy_grants_every_call_of_the_deploy_and_data_paths(project, c
 
     assert {"s3", "iam", "ecr", "lambda"} <= {c[0] for c in calls}
     assert ("lambda", "GetFunctionConfiguration") in {c[:2] for c in calls}
+    assert {("ecr", "GetRepositoryPolicy"), ("ecr", "SetRepositoryPolicy")} <= {c[:2] for c in calls}
     assert ups["train"].uri.startswith(f"s3://{BUCKET}/")
     policy = _caller_policy()
     needed = []

@@ -112,9 +112,16 @@ def aws_errors(doing: str) -> Iterator[None]:
         raise AwsError(f"{doing}: {exc}", type(exc).__name__) from None
 
 
+# S3 answers HEAD requests without a body, so the message cannot name the action: HeadObject is authorized
+# as s3:GetObject, HeadBucket as s3:ListBucket (Amazon S3 API reference, API_HeadObject.html, API_HeadBucket.html)
+_BODYLESS = {"HeadObject": "s3:GetObject", "HeadBucket": "s3:ListBucket"}
+
+
 def _guess_action(exc: Any) -> str:
     """service:Operation from the failing call, e.g. s3:PutObject."""
     op = getattr(exc, "operation_name", "") or "*"
+    if op in _BODYLESS:
+        return _BODYLESS[op]
     meta = getattr(exc, "response", {}).get("ResponseMetadata", {})
     service = meta.get("ServiceName") or "<service>"
     return f"{service}:{op}"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.aws import aws_errors, client
+from rftlab.backends.bedrock import ecr_pull
 from rftlab.errors import ConfigError, GateFailed, InputError, RftlabError
 from rftlab.grader.bundle import load_grader
 from rftlab.grader.deployment import (
@@ -105,15 +106,20 @@ def image_for(
     tag: str, *, repository: str, context: str | Path, region: str, image_uri: str | None = None,
     echo: Callable[[str], None] = print, docker: bool | None = None, grader_path: str | Path | None = None,
 ) -> str:
-    """The image URI to deploy: a given one, or build+push `<repo>:<tag>` (tag = the deployment version)."""
+    """The image URI to deploy: a given one, or build+push `<repo>:<tag>` (tag = the deployment version);
+    either way in `region`, in a repository whose policy lets Lambda pull (ecr_pull.py)."""
     if image_uri:
         if not image_uri.split("@")[0].endswith(f":{tag}"):
             log.warning("image %s is not tagged %s: the Lambda refuses to score unless it holds that build "
                         "(its cold-start check compares RFTLAB_GRADER_VERSION with the image)", image_uri, tag)
+        parts = ecr_pull.check_image_region(image_uri, region, "rft.bedrock.image_uri (or --image-uri)")
+        if parts:
+            ecr_pull.ensure_lambda_pull(parts[2], region)
         return image_uri
     if grader_path is not None:
         ensure_context(grader_path, context)
     repo_uri = ensure_repository(repository, region)
+    ecr_pull.ensure_lambda_pull(repository, region)
     commands = push_commands(repo_uri, tag, context, region)
     if not (Path(context) / "Dockerfile").exists():
         raise InputError(f"{context}/Dockerfile not found: build the grader's image context first "

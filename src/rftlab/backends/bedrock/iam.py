@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.aws import AwsError, aws_errors, client
+from rftlab.aws.models import inference_id
+from rftlab.backends.bedrock.caller_policy import caller_policy, open_weight_caller_policy
 from rftlab.backends.bedrock.grader_iam import grader_execution_policy
 from rftlab.errors import ConfigError
 from rftlab.io import write_json
@@ -119,95 +121,6 @@ def service_role_policy(bucket: str, prefix: str, lambda_arn: str, kms_key_arn: 
     return {"Version": VERSION, "Statement": stmts}
 
 
-def caller_policy(
-    role_arn: str, bucket: str, prefix: str, function_arn: str, ecr_repository_arn: str, region: str = "*",
-    account: str = "*", lambda_role_arn: str | None = None, kms_key_arn: str | None = None,
-) -> dict[str, Any]:
-    """What the person (or CI) running rftlab needs: launch/follow/stop/deploy, pass the role, stage data.
-
-    Each action is an API operation rftlab calls (tests/test_bedrock_iam.py records the calls
-    against moto and fails when one is not granted here). Lambda actions are named after their
-    operations and scoped to the function (Lambda developer guide, lambda-api-permissions-ref,
-    URL above); S3 HeadObject needs s3:GetObject and HeadBucket / ListObjectsV2 need s3:ListBucket
-    (Amazon S3 API reference: API_HeadObject.html, API_HeadBucket.html, API_ListObjectsV2.html).
-
-    Long: one statement per group of calls, each with its source; the document reads top to bottom as docs/bedrock.md lists the calls.
-    """
-    bedrock = lambda kind: f"arn:aws:bedrock:{region}:{account}:{kind}"  # noqa: E731
-    stmts: list[dict[str, Any]] = [
-        {
-            "Sid": "PassServiceRoleToBedrock",
-            "Effect": "Allow",
-            "Action": ["iam:PassRole"],
-            "Resource": [role_arn],
-            "Condition": {"StringEquals": {"iam:PassedToService": SERVICE}},
-        },
-        {
-            "Sid": "PassGraderExecutionRole",
-            "Effect": "Allow",
-            "Action": ["iam:PassRole"],
-            "Resource": [lambda_role_arn or f"arn:aws:iam::{account}:role/rftlab-grader-exec"],
-            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
-        },
-        {"Sid": "CheckServiceRoleTrust", "Effect": "Allow", "Action": ["iam:GetRole"], "Resource": [role_arn]},
-        {
-            "Sid": "RftJobs",
-            "Effect": "Allow",
-            "Action": [
-                "bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob",
-                "bedrock:ListModelCustomizationJobs", "bedrock:StopModelCustomizationJob",
-                "bedrock:ListTagsForResource", "bedrock:TagResource", "bedrock:GetCustomModel",
-            ],
-            "Resource": [
-                bedrock("model-customization-job/*"), bedrock("custom-model/*"),
-                f"arn:aws:bedrock:{region}::foundation-model/*",
-            ],
-        },
-        {"Sid": "ListJobs", "Effect": "Allow", "Action": ["bedrock:ListModelCustomizationJobs",
-                                                          "bedrock:ListCustomModelDeployments"], "Resource": ["*"]},
-        {
-            "Sid": "Deployments",
-            "Effect": "Allow",
-            "Action": [
-                "bedrock:CreateCustomModelDeployment", "bedrock:GetCustomModelDeployment",
-                "bedrock:UpdateCustomModelDeployment", "bedrock:InvokeModel",
-            ],
-            "Resource": [bedrock("custom-model-deployment/*"), bedrock("custom-model/*")],
-        },
-        {
-            "Sid": "StagePrompts",
-            "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:GetObject"],
-            "Resource": [_arn_s3(bucket, f"{_p(prefix, 'data')}/*"), _arn_s3(bucket, f"{_p(prefix, 'output')}/*")],
-        },
-        {"Sid": "ListPrefixes", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [_arn_s3(bucket)]},
-        {
-            "Sid": "DeployGrader",
-            "Effect": "Allow",
-            "Action": [
-                "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:CreateFunction",
-                "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion",
-                "lambda:ListVersionsByFunction",
-            ],
-            "Resource": [function_arn, f"{function_arn}:*"],
-        },
-        {"Sid": "GraderImage", "Effect": "Allow", "Action": [
-            "ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:BatchGetImage", "ecr:InitiateLayerUpload",
-            "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchCheckLayerAvailability",
-            "ecr:GetDownloadUrlForLayer"], "Resource": [ecr_repository_arn]},
-        {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
-    ]
-    if kms_key_arn:
-        # SSE-KMS uploads need kms:GenerateDataKey, reading them back kms:Decrypt (Amazon S3 user guide,
-        # "Using server-side encryption with AWS KMS keys (SSE-KMS)"); a custom model encrypted with the key
-        # (customModelKmsKeyId) needs the caller to describe the key and let Bedrock create a grant on it
-        # (Bedrock user guide, "Encryption of custom models": encryption-custom-job.html).
-        stmts.append({"Sid": "UseEncryptionKey", "Effect": "Allow",
-                      "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"],
-                      "Resource": [kms_key_arn]})
-    return {"Version": VERSION, "Statement": stmts}
-
-
 def account_id(region: str | None = None) -> str | None:
     """The caller's account (sts:GetCallerIdentity), or None when AWS cannot be reached."""
     try:
@@ -215,6 +128,23 @@ def account_id(region: str | None = None) -> str | None:
             return client("sts", region).get_caller_identity()["Account"]
     except AwsError:
         return None
+
+
+def profile_calls(params: Any) -> list[tuple[str, str]]:
+    """(Converse model id, Region) of the inference-profile calls the params configure: evaluation's base side and
+    the preflight (the job's base model, rft.bedrock.region, unless evaluate.bedrock_base_model_id names one),
+    prompt paraphrasing (prompts.augment), evaluation's judge (evaluate.judge)."""
+    b = params.rft.bedrock
+    ev = getattr(params, "evaluate", None)
+    base = getattr(ev, "bedrock_base_model_id", None) or b.base_model_id
+    calls = [(inference_id(base, b.region), b.region)]
+    aug = getattr(getattr(params, "prompts", None), "augment", None)
+    if aug is not None and getattr(aug, "paraphrase_model_id", None):
+        calls.append((inference_id(aug.paraphrase_model_id, aug.region), aug.region))
+    judge = getattr(ev, "judge", None)
+    if judge is not None and getattr(judge, "model_id", None):
+        calls.append((inference_id(judge.model_id, judge.region), judge.region))
+    return calls
 
 
 def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
@@ -226,20 +156,21 @@ def documents(params: Any, *, account: str = "ACCOUNT_ID") -> dict[str, dict]:
     role = b.role_arn or f"arn:aws:iam::{account}:role/rftlab-bedrock-rft"
     repo = f"arn:aws:ecr:{region}:{account}:repository/{b.ecr_repository}"
     kms = b.kms_key_id if (b.kms_key_id or "").startswith("arn:") else None
+    ow_region = params.rft.section("bedrock_open_weight").region
     return {
         "bedrock-service-role-trust.json": trust_policy(account, region),
         "bedrock-service-role-policy.json": service_role_policy(bucket, b.prefix, fn, kms,
                                                                 b.invocation_logs.s3_uri),
-        "caller-policy.json": caller_policy(role, bucket, b.prefix, fn, repo, region, account, b.lambda_role_arn, kms),
-        # open-weight jobs (rft.backend openai) pass no role: the caller behind the Bedrock API key invokes the
-        # grader, next to the managed policy AmazonBedrockMantleFullAccess (rft-open-weight-access-security)
-        "open-weight-caller-policy.json": {"Version": VERSION, "Statement": [
-            {"Sid": "InvokeGrader", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": _function_arns(
-                f"arn:aws:lambda:{params.rft.section('bedrock_open_weight').region}:{account}:function:{b.lambda_function}")}]},
+        "caller-policy.json": caller_policy(role, bucket, b.prefix, fn, repo, region, account, b.lambda_role_arn, kms,
+                                            profile_calls(params)),
+        "open-weight-caller-policy.json": open_weight_caller_policy(
+            ow_region, account, b.lambda_function, b.ecr_repository,
+            b.lambda_role_arn or f"arn:aws:iam::{account}:role/rftlab-grader-exec"),
         "grader-lambda-trust.json": {"Version": VERSION, "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
         "grader-lambda-policy.json": grader_execution_policy(region, account, b.lambda_function,
-                                                             getattr(params, "relevance", None)),  # grader_iam.py
+                                                             getattr(params, "relevance", None),
+                                                             also_regions=(ow_region,)),  # grader_iam.py
     }
 
 

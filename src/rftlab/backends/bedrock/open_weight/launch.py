@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rftlab.backends.bedrock import grader as bedrock_grader
+from rftlab.backends.bedrock.ecr_pull import check_image_region
 from rftlab.backends.bedrock.launch import grader_version
 from rftlab.backends.bedrock.models import open_weight_base_model
 from rftlab.backends.bedrock.open_weight.params import OpenWeightHyperParameters
@@ -125,9 +126,13 @@ def prepare(spec: JobSpec, rft: Any, api: Any, *, attempt: int = 0, image_uri: s
     smoke = bedrock_grader.smoke_test(spec.grader_path, spec.train_path)
     version, deployment = grader_version(spec.grader_path), None
     lambda_arn = spec.options.get("grader_lambda_arn")
-    if not lambda_arn:  # the same deployment version as a Nova job, published in the API's region
-        lam = rft.section("bedrock").model_copy(update={"region": rft.section("bedrock_open_weight").region})
-        dep = bedrock_grader.deploy_grader(spec.grader_path, lam, image_uri=image_uri, echo=echo,
+    if not lambda_arn:  # the same deployment version as a Nova job, published in the API's region from its own image
+        ow = rft.section("bedrock_open_weight")
+        image = image_uri or ow.image_uri
+        if image:
+            check_image_region(image, ow.region, "rft.bedrock_open_weight.image_uri")
+        lam = rft.section("bedrock").model_copy(update={"region": ow.region, "image_uri": image})
+        dep = bedrock_grader.deploy_grader(spec.grader_path, lam, image_uri=image, echo=echo,
                                            **({"sleep": sleep} if sleep else {}))
         lambda_arn, deployment = dep.lambda_arn, dep.deployment_version
     spec_hash = spec.spec_hash()

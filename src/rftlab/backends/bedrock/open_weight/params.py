@@ -27,14 +27,20 @@ class OpenWeightHyperParameters(Section):
 class OpenWeightBackendParams(Section):
     """Bedrock's OpenAI-compatible fine-tuning API (open-weight models, docs/open_weight.md).
 
-    The grader Lambda is the one `rft.bedrock` describes (function, image, roles), published in
-    this region; AWS's examples use us-west-2 (https://bedrock-mantle.us-west-2.api.aws/v1).
+    The grader Lambda is the one `rft.bedrock` describes (function, roles, repository name), published in
+    this region from an image in this region's ECR (`image_uri`; Lambda needs the image in the function's
+    Region: Lambda developer guide, images-create.html); AWS's examples use us-west-2
+    (https://bedrock-mantle.us-west-2.api.aws/v1).
     """
 
     region: str = "us-west-2"
     base_model_id: str = "openai.gpt-oss-20b"
-    endpoint: str | None = None             # null: OPENAI_BASE_URL, else https://bedrock-mantle.<region>.api.aws/v1
-    api_key_env: str = Field("OPENAI_API_KEY", min_length=1)  # the Bedrock API key (docs: OPENAI_API_KEY)
+    endpoint: str | None = None             # null: https://bedrock-mantle.<region>.api.aws/v1 (OPENAI_BASE_URL is ignored)
+    api_key_env: str | None = None          # a variable holding a Bedrock API key; null: short-term keys (token.py)
+    token_lifetime_s: int = Field(3600, gt=0, le=43200)       # short-term keys: asked lifetime (AWS max 12 h)
+    token_refresh_before_s: int = Field(600, gt=0)            # make a new key this long before the current ends
+    image_uri: str | None = None            # the grader image in THIS region's ECR; null: build and push it here
+    usd_per_hour: float | None = Field(None, gt=0)  # training price estimate; null: none published (see cost)
     stop_on_budget: bool = True
     poll_s: float = Field(60.0, gt=0)
     poll_max_s: float = Field(600.0, gt=0)

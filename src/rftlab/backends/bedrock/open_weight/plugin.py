@@ -8,7 +8,6 @@ line naming this one. It belongs to the Bedrock family: a Nova id in `rft.base_m
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ class OpenWeightPlugin(BackendPlugin):
     def spec(self, rft: Any, requested: str | None) -> tuple[str, dict[str, Any]]:
         section = rft.section(self.name)
         options: dict[str, Any] = {"region": section.region}
-        endpoint = section.endpoint or os.environ.get("OPENAI_BASE_URL")  # another endpoint: another job
+        endpoint = section.endpoint  # another endpoint: another job (OPENAI_BASE_URL is never read)
         if endpoint:
             options["endpoint"] = endpoint
         return requested or section.base_model_id, options

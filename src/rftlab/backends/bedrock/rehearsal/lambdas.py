@@ -88,7 +88,9 @@ class GraderFunction:
         from botocore.exceptions import ClientError
 
         try:
-            out = self.opts.client("lambda").get_function(FunctionName=self.arn)
+            # the function's own Region (an open-weight job's grader lives in that backend's Region)
+            region = self.arn.split(":")[3] if self.arn.startswith("arn:") else None
+            out = self.opts.client("lambda", region).get_function(FunctionName=self.arn)
         except ClientError as exc:
             err = exc.response.get("Error", {})
             raise LambdaFailure(f"Failed to invoke the reward function {self.arn}: "

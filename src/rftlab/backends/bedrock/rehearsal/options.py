@@ -39,14 +39,16 @@ class StandInOptions:
     reply: str = "(rehearsal reply)"
     workdir: Path | None = None           # grader Lambda logs go here (like CloudWatch Logs)
     seed: int = 0
+    authorizer: Any = None                # rehearsal.enforce.Enforcer when IAM is enforced (None: every call passes)
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for moto with fake credentials (never the user's, never the process env)."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client for moto with the rehearsal's own credentials (AWS's side: never the user's, never
+        the process env), in `region` (default the stand-in's)."""
         # boto3 loads with the first AWS call
         import boto3
 
         return boto3.session.Session(
-            aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal", region_name=self.region
+            aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal", region_name=region or self.region
         ).client(service, endpoint_url=self.aws_endpoint)
 
     def arn(self, kind: str, rest: str) -> str:

@@ -17,14 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rftlab.backends.bedrock.rehearsal import wire
+from rftlab.backends.bedrock.rehearsal.bedrock_needs import bedrock_needs
 from rftlab.backends.bedrock.rehearsal.control import OPERATIONS, ControlPlane
-from rftlab.backends.bedrock.rehearsal.options import StandInOptions
+from rftlab.backends.bedrock.rehearsal.enforce import Denied
+from rftlab.backends.bedrock.rehearsal.options import INFERENCE_PROFILES, StandInOptions
 from rftlab.backends.bedrock.rehearsal.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def _handler(service: str, table: list[wire.Route], dispatch: Any) -> type[BaseHTTPRequestHandler]:
+def _handler(service: str, table: list[wire.Route], dispatch: Any, opts: StandInOptions) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # botocore keeps connections alive
 
@@ -50,6 +52,13 @@ def _handler(service: str, table: list[wire.Route], dispatch: Any) -> type[BaseH
                 operation, labels = hit
                 params = wire.parse_input(service, operation, labels, query, body)
                 wire.check_input(service, operation, params)
+                if opts.authorizer is not None:  # IAM enforced: the caller's policy must allow this call
+                    try:
+                        opts.authorizer.authorize(self.headers, bedrock_needs(
+                            operation, params, opts.region, opts.account, INFERENCE_PROFILES))
+                    except Denied as exc:
+                        code = "AccessDeniedException" if exc.action else "UnrecognizedClientException"
+                        raise wire.ServiceError(code, str(exc)) from None
                 status, out = wire.output(service, operation, dispatch(operation, params))
                 self._answer(status, out)
             except wire.ServiceError as exc:
@@ -83,7 +92,7 @@ class StandIn:
                  ("bedrock-runtime", wire.routes("bedrock-runtime", ("Converse",)),
                   lambda op, params: getattr(self.runtime, op)(params)))
         for service, table, dispatch in specs:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(service, table, dispatch))
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(service, table, dispatch, self.opts))
             server.daemon_threads = True
             thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"standin-{service}")
             thread.start()
