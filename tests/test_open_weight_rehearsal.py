@@ -2,8 +2,9 @@
 and the OpenAI-compatible API stand-in), the real grader packaged as its Lambda image and deployed by
 `deploy_grader`, `rftlab rft` on the bedrock_open_weight backend, metrics events built from that Lambda's scores, MLflow.
 
-The env is the one the rehearsal exports: OPENAI_BASE_URL / OPENAI_API_KEY as AWS documents them for this
-API (rft-open-weight-access-security) and the AWS_ENDPOINT_URL_<SERVICE> variables for moto.
+The open-weight backend runs in its own Region (us-west-2, the Nova backend's is us-east-1) with the grader image
+pushed to that Region's ECR; the API's endpoint and key come only from params (rft.bedrock_open_weight.endpoint,
+api_key_env), with an unrelated OPENAI_BASE_URL / OPENAI_API_KEY in the environment that must not be used.
 """
 
 from __future__ import annotations
@@ -47,11 +48,16 @@ def test_an_open_weight_job_runs_end_to_end_into_mlflow_with_the_pinned_grader(r
     reset_clients()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RFTLAB_JOBS_DIR", str(tmp_path / ".rftlab/jobs"))
-    bedrock = {k.removeprefix("rft.bedrock."): v for k, v in r.settings.items()}
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # unrelated: a closed port
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-unrelated")
+    bedrock = {k.removeprefix("rft.bedrock."): v for k, v in r.settings.items() if k.startswith("rft.bedrock.")}
+    ow = {k.removeprefix("rft.bedrock_open_weight."): v for k, v in r.settings.items()
+          if k.startswith("rft.bedrock_open_weight.")}
+    assert ow["region"] != bedrock["region"] and f".{ow['region']}." in ow["image_uri"]
     params = {"tracking": {"experiment": f"ow-rehearsal-{uuid.uuid4().hex[:8]}"},
               "rft": {"backend": "bedrock", "base_model": "qwen.qwen3-32b-v1:0",  # routed to the bedrock_open_weight backend
                       "budget_usd": 500.0, "bedrock": {**bedrock, "build_context": str(ctx)},
-                      "bedrock_open_weight": {"region": bedrock["region"], "poll_s": 0.05, "poll_max_s": 0.2}}}
+                      "bedrock_open_weight": {**ow, "poll_s": 0.05, "poll_max_s": 0.2}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     monkeypatch.setenv("RFTLAB_PARAMS", str(tmp_path / "params.yaml"))
     write_jsonl(tmp_path / "data/prompts/train.jsonl", prompt_rows(120))
@@ -65,11 +71,19 @@ def test_an_open_weight_job_runs_end_to_end_into_mlflow_with_the_pinned_grader(r
         (job,) = r.openai.state.jobs.values()
         assert job.status == "succeeded" and job.body["model"] == "qwen.qwen3-32b-v1:0"
         lambda_arn = job.body["method"]["reinforcement"]["grader"]["lambda"]["function"]
-        fn = client("lambda", bedrock["region"]).get_function(FunctionName=lambda_arn)["Configuration"]
+        assert lambda_arn.split(":")[3] == ow["region"]  # published in the open-weight Region
+        got = client("lambda", ow["region"]).get_function(FunctionName=lambda_arn)
+        fn = got["Configuration"]
         assert lambda_arn.rsplit(":", 1)[-1].isdigit()  # a published version, not $LATEST
         assert fn["Environment"]["Variables"]["RFTLAB_GRADER_VERSION"] == tag
-        # a Nova job in the same region deploys nothing new: it is pinned to the very same version
-        again = deploy_grader("data/grader/grader.json", load_params().rft.bedrock, image_uri=bedrock["image_uri"])
+        assert got["Code"]["ImageUri"] == ow["image_uri"]  # from that Region's own image
+        # the repository there lets Lambda pull (ECR repository policy, Principal lambda.amazonaws.com)
+        policy = json.loads(client("ecr", ow["region"]).get_repository_policy(
+            repositoryName=bedrock["ecr_repository"])["policyText"])
+        assert any(s.get("Principal") == {"Service": "lambda.amazonaws.com"} for s in policy["Statement"])
+        # the same deployment in the same Region deploys nothing new: it is pinned to the very same version
+        lam = load_params().rft.bedrock.model_copy(update={"region": ow["region"]})
+        again = deploy_grader("data/grader/grader.json", lam, image_uri=ow["image_uri"])
         assert again.reused and again.lambda_arn == lambda_arn
 
         record = json.loads((tmp_path / "data/rft/job.json").read_text())
