@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rftlab.grader.bundle import Grader, load_grader
+from rftlab.grader.content import read_content
 from rftlab.grader.deployment import verify_image
 from rftlab.grader.reward import add_ceiling, apply_relevance
 from rftlab.grader.scoring import finite
@@ -60,16 +61,8 @@ log = logging.getLogger("rftlab.grader")
 
 
 def _content_text(content: Any) -> str | None:
-    """Message content as text: a string, or a list of {"text": ...} parts (Converse style)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") if isinstance(p, dict) else p for p in content]
-        if parts and all(isinstance(p, str) for p in parts):
-            return "".join(parts)
-    if isinstance(content, dict) and isinstance(content.get("text"), str):
-        return content["text"]
-    return None
+    """Message content's text parts (grader/content.py: non-text parts are recorded, not scored)."""
+    return read_content(content)[0]
 
 
 def _role(message: Any) -> str | None:
@@ -91,8 +84,8 @@ def _reference(sample: dict) -> Any:
     return ref if isinstance(ref, str) else None
 
 
-def _parse_sample(sample: Any) -> tuple[str, str | None, str | None]:
-    """(completion, prompt, reference), or ValueError whose message is the reason code."""
+def _parse_sample(sample: Any) -> tuple[str, str | None, str | None, dict[str, int]]:
+    """(completion, prompt, reference, the completion's non-text parts by kind), or ValueError naming the reason."""
     if not isinstance(sample, dict):
         raise ValueError("not_object")
     messages = sample.get("messages")
@@ -101,7 +94,7 @@ def _parse_sample(sample: Any) -> tuple[str, str | None, str | None]:
     last = next((i for i in range(len(messages) - 1, -1, -1) if _role(messages[i]) in ASSISTANT_ROLES), None)
     if last is None:
         raise ValueError("no_assistant_message")
-    completion = _content_text(messages[last].get("content"))
+    completion, others = read_content(messages[last].get("content"))
     if completion is None:
         raise ValueError("content_not_text")
     prompt = None
@@ -109,7 +102,7 @@ def _parse_sample(sample: Any) -> tuple[str, str | None, str | None]:
         if _role(m) == "user":
             prompt = _content_text(m.get("content"))
             break
-    return completion[:MAX_TEXT_CHARS], (prompt[:MAX_TEXT_CHARS] if prompt else None), _reference(sample)
+    return completion[:MAX_TEXT_CHARS], (prompt[:MAX_TEXT_CHARS] if prompt else None), _reference(sample), others
 
 
 def read_samples(payload: Any) -> list[Any] | None:
@@ -196,12 +189,15 @@ def _score_one(sample: Any, sid: str, grader: Grader) -> tuple[dict[str, Any], t
     """(result, (prompt, completion) or None when not scored): a malformed sample or a grader
     error scores 0.0 instead of raising."""
     try:
-        completion, prompt, reference = _parse_sample(sample)
+        completion, prompt, reference, others = _parse_sample(sample)
     except ValueError as exc:
         return _malformed(sid, str(exc)), None
     try:
         score, comps = grader.score(completion, prompt=prompt, reference=reference)
-        return _result(sid, score, comps), (prompt, completion)
+        result = _result(sid, score, comps)
+        result["metrics_list"] += [{"name": f"content_part_{kind}"[:64], "value": float(n), "type": "Metric"}
+                                   for kind, n in sorted(others.items())]  # what came besides text
+        return result, (prompt, completion)
     except Exception:  # noqa: BLE001 - one sample must never fail the batch
         log.exception("grader error on sample %r", sid[:100])
         return _malformed(sid, "internal_error"), None
