@@ -75,12 +75,19 @@ def test_rehearsal_end_to_end_on_a_fresh_clone(tmp_path, monkeypatch):
     tag = manifest.get("deployment_version") or manifest["grader_version"]
     extra = {"rft.bedrock.build_context": tmp_path / "image"}
     before = {name: (repo / name).read_bytes() for name in ("params.yaml", "dvc.lock")}
+    from rftlab.backends.bedrock.rehearsal.seed import policy_for
+    from rftlab.config import load_params
+
+    params = load_params(repo / "params.yaml")
     with servers.running(workdir=tmp_path / "work", context=tmp_path / "image", image_tag=tag,
-                         model_dir=repo / "data/models/base") as r:
+                         model_dir=repo / "data/models/base",
+                         caller_policy=lambda settings: policy_for(settings, params)) as r:  # IAM enforced
         outcome = pipeline.run(repo, r, extra=extra)
         again = pipeline.run(repo, r, targets=("rft",), force=True, single=True, extra=extra)
         jobs = r.standin.jobs()
+        denials = list(r.enforcer.denials)
 
+    assert denials == []  # every stage ran as a caller holding exactly the generated policy
     assert len(jobs) == 1 and jobs[0]["status"] == "Completed"
     assert again.run_id == outcome.run_id
     runs = [run for run in tracking.runs_of_kind("rft-job", experiment=pipeline.EXPERIMENT)

@@ -102,6 +102,7 @@ def rehearse(
     if ctx.invoked_subcommand:
         return
     from rftlab.backends.bedrock.rehearsal import pipeline, servers
+    from rftlab.backends.bedrock.rehearsal.seed import policy_for
     from rftlab.config import project_root
 
     _terminate_like_ctrl_c()
@@ -112,8 +113,11 @@ def rehearse(
     b = params.rft.bedrock
     lm = model if model.is_absolute() else root / model
     extra: dict[str, Any] = {"rft.bedrock.build_context": context, **_pairs(set_)}
+    # IAM enforced: the stages run as an IAM user holding exactly the caller policy `rftlab bedrock policies` writes
     with servers.running(workdir=work, context=context, image_tag=tag, model_dir=lm if lm.is_dir() else None,
-                         repository=b.ecr_repository, region=b.region, fail=fail) as rehearsal:
+                         repository=b.ecr_repository, region=b.region, fail=fail,
+                         open_weight_region=params.rft.section("bedrock_open_weight").region,
+                         caller_policy=lambda settings: policy_for(settings, params)) as rehearsal:
         outcome = pipeline.run(root, rehearsal, extra=extra, echo=lambda m: typer.echo(m, err=True))
         typer.echo("rehearsal finished in %.0f s (nothing was sent to AWS):" % (time.monotonic() - t0))
         for line in outcome.lines():
@@ -133,6 +137,7 @@ def servers_cmd(
 ) -> None:
     """Only start the servers and print the env to export, for running rftlab (or boto3) by hand."""
     from rftlab.backends.bedrock.rehearsal import servers
+    from rftlab.backends.bedrock.rehearsal.seed import policy_for
 
     _terminate_like_ctrl_c()
     work = workdir or Path(tempfile.mkdtemp(prefix="rftlab-rehearsal-"))
@@ -140,7 +145,8 @@ def servers_cmd(
     b = params.rft.bedrock
     extra = {"rft.bedrock.build_context": context} if context else {}
     with servers.running(workdir=work, context=context, image_tag=tag, model_dir=model, repository=b.ecr_repository,
-                         region=b.region) as rehearsal:
+                         region=b.region, open_weight_region=params.rft.section("bedrock_open_weight").region,
+                         caller_policy=lambda settings: policy_for(settings, params)) as rehearsal:
         _hold(rehearsal, extra)
 
 
