@@ -98,8 +98,12 @@ def test_estimate_arithmetic_and_labels():
     assert est.hours == pytest.approx(0.5 + 80_000 / 2_000_000)
     assert est.training_usd == pytest.approx(0.54 * 61.0, abs=0.01)
     text = cost.describe(est, budget_usd=10.0)
-    assert all("(estimate" in line for line in text.splitlines() if "$" in line and "budget" not in line)
+    figures, _, sources = text.partition("where the prices come from:")
+    assert all("(estimate" in line for line in figures.splitlines() if "$" in line and "budget" not in line)
     assert "ABOVE budget" in text
+    # every price says where it comes from; the $61/h is one measured job, labelled an estimate
+    assert "measured from one Nova 2 Lite RFT job" in sources and "an estimate" in est.sources["training_usd_per_hour"]
+    assert {"training_usd_per_hour", "training_tokens_per_hour", "lambda"} <= set(est.sources)
     with pytest.raises(cost.BudgetExceeded):
         cost.check_budget(est.total_usd, 10.0)
     cost.check_budget(est.total_usd, None)  # no budget, no limit

@@ -181,3 +181,15 @@ def test_a_running_job_over_budget_is_cancelled(backend_for):
     got = b.status(state)
     assert ("POST", f"/v1/fine_tuning/jobs/{JOB}/cancel") in [(m, p) for m, p, _ in server.requests]
     assert got.status == "Stopping" and got.details["stopped_for_budget"] and got.cost_usd > 5.0
+
+
+def test_open_weight_estimates_use_their_own_price_or_say_they_reuse_novas(tmp_path):
+    from rftlab.backends.bedrock.open_weight.launch import training_rate
+    from rftlab.config.params import Params
+
+    rft = Params().rft
+    prices, source = training_rate(rft)
+    assert prices.training_usd_per_hour == rft.prices.training_usd_per_hour and "NOT an open-weight price" in source
+    own = rft.with_section("bedrock_open_weight", rft.section("bedrock_open_weight").model_copy(update={"usd_per_hour": 12.5}))
+    prices, source = training_rate(own)
+    assert prices.training_usd_per_hour == 12.5 and "rft.bedrock_open_weight.usd_per_hour" in source

@@ -1,8 +1,10 @@
 """Cost ESTIMATES for Bedrock RFT jobs, and the budget guard.
 
 AWS publishes no RFT training price, so every figure here is an estimate from the price
-table in params.yaml (`rft.prices`): training $/hour (one measured job: 2 h 58 min for
-$181.56, about $61/hour), Lambda $/GB-s and $/request, inference $/1K tokens. The
+table in params.yaml (`rft.prices`): training $/hour (one measured Nova job: 2 h 58 min for
+$181.56, about $61/hour; open-weight jobs have their own `rft.bedrock_open_weight.usd_per_hour`),
+Lambda $/GB-s and $/request, inference $/1K tokens. Each estimate carries `sources`: where every
+price it used comes from, printed with it. The
 pre-launch estimate turns data size into rollouts, rollouts into tokens, tokens into hours
 using an assumed throughput (`training_tokens_per_hour`) - calibrate it from your own jobs.
 
@@ -17,7 +19,7 @@ Lambda's cache, so this is an upper bound).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,23 @@ from rftlab.errors import RftlabError
 from rftlab.io import iter_jsonl
 
 LABEL = "estimate"
+# Where each price comes from (printed with every estimate and stored with it: Estimate.sources)
+NOVA_TRAINING = ("rft.prices.training_usd_per_hour: measured from one Nova 2 Lite RFT job (2 h 58 min billed "
+                 "$181.56, ~$61/h); AWS publishes no RFT training price, so this is an estimate")
+SOURCES = {
+    "training_tokens_per_hour": "rft.prices.training_tokens_per_hour: an assumed rollout throughput (calibrate "
+                                "it from your own jobs)",
+    "training_overhead_hours": "rft.prices.training_overhead_hours: assumed (validation, data processing, export)",
+    "lambda": "rft.prices.lambda_usd_per_gb_s / lambda_usd_per_request: as entered, from AWS Lambda's pricing "
+              "page (x86, first tier); duration per call assumed (lambda_avg_duration_s)",
+    "judge": "relevance.usd_per_1k_input_tokens / usd_per_1k_output_tokens: as entered for the judge model "
+             "(Amazon Bedrock pricing page)",
+}
+
+
+def price_sources(training: str = NOVA_TRAINING, judge: bool = False) -> dict[str, str]:
+    out = {"training_usd_per_hour": training, **{k: v for k, v in SOURCES.items() if k != "judge"}}
+    return {**out, "judge": SOURCES["judge"]} if judge else out
 
 
 class BudgetExceeded(RftlabError):
@@ -46,6 +65,7 @@ class Estimate:
     total_usd: float
     label: str = LABEL
     judge_usd: float = 0.0  # the grader's Bedrock relevance judge (0 with the offline proxy or none)
+    sources: dict[str, str] = field(default_factory=dict)  # price -> where it comes from
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +105,7 @@ def judge_cost(relevance: Any, chars_per_token: float) -> JudgeCost | None:
 
 
 def estimate(records: int, avg_prompt_tokens: float, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048,
-             judge: JudgeCost | None = None) -> Estimate:
+             judge: JudgeCost | None = None, training_source: str = NOVA_TRAINING) -> Estimate:
     """Pre-launch estimate: records x epochs x samples per prompt rollouts of (prompt + completion) tokens,
     plus one relevance-judge call per rollout when `judge` is given."""
     epochs = int(hp.get("epochCount") or 1)
@@ -104,16 +124,18 @@ def estimate(records: int, avg_prompt_tokens: float, hp: dict[str, Any], prices:
         judged = rollouts * ((judge.rubric_tokens + prompt + max_new) / 1000 * judge.usd_per_1k_input_tokens
                              + judge.max_tokens / 1000 * judge.usd_per_1k_output_tokens)
     return Estimate(records, round(avg_prompt_tokens, 1), rollouts, tokens, round(hours, 3), round(training, 2),
-                    round(lam, 4), round(training + lam + judged, 2), judge_usd=round(judged, 4))
+                    round(lam, 4), round(training + lam + judged, 2), judge_usd=round(judged, 4),
+                    sources=price_sources(training_source, judge is not None))
 
 
 def estimate_files(train: str | Path, hp: dict[str, Any], prices: Any, *, memory_mb: int = 2048,
-                   judge: JudgeCost | None | str = "params") -> Estimate:
+                   judge: JudgeCost | None | str = "params", training_source: str = NOVA_TRAINING) -> Estimate:
     """`judge` "params": the relevance judge params.yaml configures (rftlab.config `relevance`)."""
     records, avg = prompt_stats(train, prices.chars_per_token)
     if judge == "params":
         judge = judge_cost(load_params().relevance, prices.chars_per_token)
-    return estimate(records, avg, hp, prices, memory_mb=memory_mb, judge=judge if isinstance(judge, JudgeCost) else None)
+    return estimate(records, avg, hp, prices, memory_mb=memory_mb, judge=judge if isinstance(judge, JudgeCost) else None,
+                    training_source=training_source)
 
 
 def spent(elapsed_hours: float, prices: Any) -> float:
@@ -148,6 +170,8 @@ def describe(est: Estimate, budget_usd: float | None = None) -> str:
         f"grader Lambda: ${est.lambda_usd:,.4f} (estimate)",
         *([f"relevance judge (Bedrock, one call per rollout): ${est.judge_usd:,.2f} (estimate)"] if est.judge_usd else []),
         f"total: ${est.total_usd:,.2f} (estimate; AWS publishes no RFT training price)",
+        "where the prices come from:",
+        *[f"  {source}" for source in est.sources.values()],
     ]
     if budget_usd is not None:
         verdict = "within" if est.total_usd <= budget_usd else "ABOVE"

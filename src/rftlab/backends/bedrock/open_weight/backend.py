@@ -113,7 +113,7 @@ class OpenWeightBackend(RemoteBackend):
             details["checkpoints"] = ev.checkpoint_record(self.api(state).checkpoints(state.job_id))
         return state.update(status=status, model_id=job.get("fine_tuned_model") or state.model_id,
                             failure_message=failure or state.failure_message, details=details,
-                            duration_min=round(max(0.0, minutes), 2), cost_usd=cost.spent(minutes / 60, self.rft.prices))
+                            duration_min=round(max(0.0, minutes), 2), cost_usd=cost.spent(minutes / 60, ow_launch.training_rate(self.rft)[0]))
 
     def refresh(self, state: JobState) -> JobState:
         return self.store.save(self._apply(state, self.api(state).retrieve(state.job_id)))

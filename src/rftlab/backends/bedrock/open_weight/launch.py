@@ -86,9 +86,24 @@ def estimate_terms(hp: dict[str, Any]) -> dict[str, Any]:
             "inferenceMaxTokens": ASSUMED_COMPLETION_TOKENS}
 
 
+def training_rate(rft: Any) -> tuple[Any, str]:
+    """(rft.prices with the open-weight training $/hour, where that rate comes from). AWS publishes no open-weight
+    RFT price and rftlab has measured no open-weight job: rft.bedrock_open_weight.usd_per_hour is yours to set;
+    unset, Nova's measured rate stands in and the estimate says so."""
+    ow = rft.section("bedrock_open_weight")
+    if ow.usd_per_hour is not None:
+        return (rft.prices.model_copy(update={"training_usd_per_hour": ow.usd_per_hour}),
+                "rft.bedrock_open_weight.usd_per_hour: your figure for open-weight training (an estimate)")
+    return rft.prices, ("rft.prices.training_usd_per_hour reused: NOT an open-weight price (one measured Nova job, "
+                        "~$61/h; none is published or measured for open-weight models): set "
+                        "rft.bedrock_open_weight.usd_per_hour; an estimate")
+
+
 def estimate(spec: JobSpec, hp: dict[str, Any], rft: Any) -> cost.Estimate:
-    """Training cost estimate (labelled an estimate; AWS publishes no open-weight RFT price): rft.prices."""
-    return cost.estimate_files(spec.train_path, estimate_terms(hp), rft.prices, memory_mb=rft.section("bedrock").lambda_memory_mb)
+    """Training cost estimate (labelled an estimate; AWS publishes no open-weight RFT price): training_rate."""
+    prices, source = training_rate(rft)
+    return cost.estimate_files(spec.train_path, estimate_terms(hp), prices,
+                               memory_mb=rft.section("bedrock").lambda_memory_mb, training_source=source)
 
 
 @dataclass

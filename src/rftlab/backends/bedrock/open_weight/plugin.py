@@ -88,11 +88,13 @@ class OpenWeightPlugin(BackendPlugin):
 
     def estimate(self, train: Path, rft: Any) -> Any:
         # deferred: every CLI start loads the plugin; its modules load when a hook runs
-        from rftlab.backends.bedrock.open_weight.launch import estimate_terms
+        from rftlab.backends.bedrock.open_weight.launch import estimate_terms, training_rate
         from rftlab.jobs import cost
 
         hp = estimate_terms({k: v for k, v in rft.hyperparameters_for(self.name).model_dump().items() if v is not None})
-        return cost.estimate_files(train, hp, rft.prices, memory_mb=rft.section(FAMILY).lambda_memory_mb)
+        prices, source = training_rate(rft)
+        return cost.estimate_files(train, hp, prices, memory_mb=rft.section(FAMILY).lambda_memory_mb,
+                                   training_source=source)
 
     def progress_line(self, state: Any) -> str:
         # deferred: every CLI start loads the plugin; its modules load when a hook runs
