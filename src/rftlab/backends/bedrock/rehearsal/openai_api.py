@@ -109,7 +109,7 @@ class Routes:
                 "usage": {"prompt_tokens": n_in, "completion_tokens": len(text), "total_tokens": n_in + len(text)}}
 
 
-def _handler(routes: Routes, api_key: str) -> type[BaseHTTPRequestHandler]:
+def _handler(routes: Routes, api_key: str, accept: Callable[[str], bool] | None = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -127,7 +127,8 @@ def _handler(routes: Routes, api_key: str) -> type[BaseHTTPRequestHandler]:
             path, _, raw_query = self.path.partition("?")
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(raw_query).items()}
             try:
-                if self.headers.get("Authorization") != f"Bearer {api_key}":
+                bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                if not (accept(bearer) if accept is not None else bearer == api_key):  # e.g. an expired short-term key
                     raise ApiFailure(401, "Invalid API key or bearer token.", code="invalid_api_key")  # own wording
                 for method, rx, fn in routes.table:
                     m = rx.fullmatch(path.rstrip("/"))
@@ -161,7 +162,7 @@ class OpenAIStandIn:
         self._thread: threading.Thread | None = None
 
     def start(self) -> OpenAIStandIn:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Routes(self.state), self.opts.api_key))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Routes(self.state), self.opts.api_key, self.opts.accept))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="standin-openai")
         self._thread.start()

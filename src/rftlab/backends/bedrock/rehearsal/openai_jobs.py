@@ -48,6 +48,7 @@ def new_id(prefix: str) -> str:
 @dataclass
 class Options:
     api_key: str = "rehearsal"
+    accept: Any = None                    # Callable[[str], bool]: which bearer tokens are valid (None: api_key only)
     stage_seconds: float = 0.2            # validating_files and queued each last this long
     step_seconds: float = 0.05            # one simulated step
     max_steps: int = 8
