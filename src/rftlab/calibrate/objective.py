@@ -25,6 +25,7 @@ from rftlab.calibrate.folds import CalibrationData
 from rftlab.calibrate.metrics import roc_auc
 from rftlab.grader.scoring import DEFAULT_WEIGHTS, FAMILIES, GUARDS
 from rftlab.grader.scoring import combine_matrix as cm
+from rftlab.numeric import stable
 
 # Parameter name prefixes in the Optuna study (stable: they are the study's search space).
 FAMILY, GUARD, OTHER = "w.", "g.", "x."
@@ -73,11 +74,12 @@ def weight_space() -> list[tuple[str, str, float, float, bool]]:
 
 
 def suggest(trial: Any, space: list[tuple[str, str, float, float, bool]]) -> dict[str, float]:
-    """A full weights dict for `combine` from one Optuna trial."""
+    """A full weights dict for `combine` from one Optuna trial, rounded (rftlab/numeric.py): the
+    sampler's arithmetic may differ in the last bits between CPUs, the weights it hands on do not."""
 
     weights = {k: float(v) for k, v in DEFAULT_WEIGHTS.items()}
     for param, key, lo, hi, log in space:
-        weights[key] = trial.suggest_float(param, lo, hi, log=log)
+        weights[key] = stable(trial.suggest_float(param, lo, hi, log=log))
     return weights
 
 
@@ -121,9 +123,10 @@ class Objective:
         out = dict(weights)
         if mt - mb > 1e-9:
             logit = float(np.log(TARGET_MEDIAN / (1.0 - TARGET_MEDIAN)))
-            out["bias"] = (mt + mb) / 2.0
-            out["scale"] = logit / ((mt - mb) / 2.0)
-            out["ceiling"] = float(np.quantile(raw[d.labels == 1], CEILING_QUANTILE))
+            # rounded: `raw` is a BLAS product whose last bits depend on the CPU (rftlab/numeric.py)
+            out["bias"] = stable((mt + mb) / 2.0)
+            out["scale"] = stable(logit / ((mt - mb) / 2.0))
+            out["ceiling"] = stable(float(np.quantile(raw[d.labels == 1], CEILING_QUANTILE)))
         return out
 
     def scores(self, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -154,11 +157,13 @@ class Objective:
         mean_auc = float(np.mean(aucs))
         if not np.isfinite(s).all():
             mean_auc, penalty = 0.0, penalty + 1.0
+        # rounded, so the sampler (which ranks trials by `value`) and the records see the same
+        # numbers on every CPU (rftlab/numeric.py)
         return Evaluation(
-            value=mean_auc - penalty,
-            mean_auc=mean_auc,
-            fold_aucs=tuple(float(a) for a in aucs),
-            gaming_above_median=share,
-            gaming_excess=mean_excess,
-            penalty=penalty,
+            value=stable(mean_auc - penalty),
+            mean_auc=stable(mean_auc),
+            fold_aucs=tuple(stable(a) for a in aucs),
+            gaming_above_median=stable(share),
+            gaming_excess=stable(mean_excess),
+            penalty=stable(penalty),
         )

@@ -16,6 +16,7 @@ from rftlab.errors import InputError
 from rftlab.grader.relevance import Relevance, config_from
 from rftlab.grader.scoring import DEFAULT_WEIGHTS, combine, components
 from rftlab.io import read_json, write_json
+from rftlab.numeric import stable_tree
 from rftlab.style.features import extract
 
 BUNDLE_SCHEMA = 1
@@ -44,7 +45,9 @@ def make_bundle(profile: Mapping[str, Any], weights: Mapping[str, float] | None 
 
     `relevance` (grader/relevance.py): the judge the reward multiplies the style score by; its
     defaults are filled in so the version covers every setting."""
-    full = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in (weights or {}).items()}}
+    # stored rounded: the bundle's bytes (and so its version) are the same on every CPU (rftlab/numeric.py)
+    full = stable_tree({**DEFAULT_WEIGHTS, **{k: float(v) for k, v in (weights or {}).items()}})
+    profile = stable_tree(dict(profile))
     rel = config_from(relevance)
     bundle = {
         "bundle_schema": BUNDLE_SCHEMA,

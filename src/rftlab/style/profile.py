@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rftlab.errors import InputError
+from rftlab.numeric import stable_tree
 from rftlab.privacy.tokens import has_payload, personal
 from rftlab.style.features import CONTENT_POS, COUNT_FAMILIES, extract
 from rftlab.style.learned import fit_learned
@@ -175,7 +176,7 @@ def build_profile_from_features(
     families = {fam: _family(t, b, FAMILY_CAPS[fam], min_count, blocked[fam]) for fam, (t, b) in sums.items()}
     vt, vb = _without(sums["vocab"][0], blocked["vocab"]), _without(sums["vocab"][1], blocked["vocab"])
     et, eb = _without(et, blocked["tail"]), _without(eb, blocked["tail"])
-    return {
+    return stable_tree({  # stored rounded: the same bytes on every CPU (rftlab/numeric.py)
         "schema_version": SCHEMA_VERSION,
         "author": author,
         "counts": {"target_messages": len(target_feats), "background_messages": len(background_feats)},
@@ -188,7 +189,7 @@ def build_profile_from_features(
         "settings": {"top_vocab": top_vocab, "min_count": min_count, "min_users": min_users,
                      "caps": dict(FAMILY_CAPS)},
         "meta": dict(meta or {}),
-    }
+    })
 
 
 def build_profile(

@@ -8,6 +8,7 @@ from typing import Any
 from rftlab.errors import InputError
 from rftlab.generation import Completion, plain_chat
 from rftlab.progress import bar
+from rftlab.torch_numerics import load_torch
 
 
 class LocalGenerator:
@@ -25,6 +26,7 @@ class LocalGenerator:
     def _load(self) -> None:
         if self._model is not None:
             return
+        load_torch()  # pinned numerics, one thread: the same texts on every CPU (rftlab/torch_numerics.py)
         # transformers loads only when a model is trained or sampled
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
