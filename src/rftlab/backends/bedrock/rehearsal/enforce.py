@@ -152,15 +152,18 @@ def needs_for(response: Any, resource: str, account: str) -> list[Need]:
 def _moto_error(response: Any, exc: Denied) -> Exception:
     """The error moto's server answers with: an unknown key as moto refuses it; AccessDenied naming the action
     (XML for S3/IAM/STS, JSON `AccessDeniedException` for the JSON services, as AWS answers them)."""
+    # moto loads only when the rehearsal starts (its server runs in this process)
     from moto.core.exceptions import InvalidClientTokenIdError, JsonRESTError
 
     if response.service_name == "s3":  # S3's own error shape (<Error><Code>…), as moto's S3 answers
+        # moto loads only when the rehearsal starts
         from moto.s3.exceptions import S3ClientError, S3InvalidAccessKeyIdError
 
         return S3ClientError("AccessDenied", str(exc)) if exc.action else S3InvalidAccessKeyIdError()
     if not exc.action:
         return InvalidClientTokenIdError()
     if response.service_name in ("iam", "sts"):  # moto's names; Lambda is "awslambda"
+        # moto loads only when the rehearsal starts
         from moto.core.exceptions import AccessDeniedError
 
         principal, _, rest = str(exc).removeprefix("User: ").partition(" is not authorized to perform: ")
@@ -172,6 +175,7 @@ def _moto_error(response: Any, exc: Denied) -> Exception:
 
 def install(enforcer: Enforcer) -> Iterator[None]:
     """Replace moto's authorizer while the rehearsal runs (a generator: use with contextlib.contextmanager)."""
+    # moto loads only when the rehearsal starts: its authorizer is replaced in this process only
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
 
