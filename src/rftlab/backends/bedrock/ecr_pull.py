@@ -78,7 +78,11 @@ def ensure_lambda_pull(repository: str, region: str) -> bool:
         try:
             current = ecr.get_repository_policy(repositoryName=repository).get("policyText")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "RepositoryPolicyNotFoundException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "RepositoryNotFoundException":  # Lambda itself will refuse the image, naming it
+                log.warning("ECR repository %s not found in %s: cannot let Lambda pull from it", repository, region)
+                return False
+            if code != "RepositoryPolicyNotFoundException":
                 raise
             current = None
     wanted = with_lambda_pull(current)
