@@ -30,7 +30,12 @@ def rehearsal(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("ow-rehearsal")
     ctx, tag, version = real_grader_context(root)
-    with servers.running(workdir=root / "work", context=ctx, image_tag=tag) as r:
+    from rftlab.backends.bedrock.rehearsal.seed import policy_for
+    from rftlab.config.params import Params
+
+    # IAM enforced: the caller holds exactly open-weight-caller-policy.json (all in the open-weight Region)
+    with servers.running(workdir=root / "work", context=ctx, image_tag=tag, caller_policy=lambda settings: policy_for(
+            settings, Params(), "open-weight-caller-policy.json")) as r:
         yield r, root, ctx, tag, version
 
 
@@ -67,6 +72,7 @@ def test_an_open_weight_job_runs_end_to_end_into_mlflow_with_the_pinned_grader(r
     try:
         result = CliRunner().invoke(app, ["rft", "--quiet"])
         assert result.exit_code == 0, result.output
+        assert r.enforcer.denials == []
 
         (job,) = r.openai.state.jobs.values()
         assert job.status == "succeeded" and job.body["model"] == "qwen.qwen3-32b-v1:0"
