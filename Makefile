@@ -9,7 +9,7 @@ LOCK := requirements-lock.txt
 LOCK_VENV := build/lock-venv
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: setup pipeline test bench clean lock
+.PHONY: setup pipeline test test-slow bench clean lock
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,10 +27,19 @@ pipeline: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m rftlab.tracking.restored dvc.lock
 
-## Set up, then run the test suite.
+## Set up, then run the tests in two tiers (docs/testing.md): `make test` runs every test but the
+## slow end-to-end ones (whole pipelines, fresh clones, trained models); `make test-slow` runs those.
+## Both spread the tests over PYTEST_WORKERS processes (pytest-xdist); pytest's exit 5 ("collected
+## no tests", e.g. a -k that matches nothing) is not a failure.
+PYTEST_WORKERS ?= 2
+PYTEST := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=10
+NO_TESTS_OK := rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS); $(NO_TESTS_OK)
+
+test-slow: $(STAMP)
+	$(PYTEST) -m slow $(PYTEST_ARGS); $(NO_TESTS_OK)
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py

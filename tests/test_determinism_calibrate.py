@@ -44,6 +44,7 @@ def _run(ws: Path, name: str, env_extra: dict[str, str]) -> dict[str, bytes]:
     return {f: (out / f).read_bytes() for f in ("profile.json", "grader.json")}
 
 
+@pytest.mark.slow  # six CLI processes (profile + calibration under three settings)
 def test_profile_and_grader_bundle_bytes_do_not_depend_on_the_cpu(tmp_path, monkeypatch):
     params = {"tracking": {"experiment": "determinism", "register_models": False},
               "calibrate": {"trials": 12, "folds": 3, "seed": 0}}

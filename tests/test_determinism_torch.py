@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from calibrate_support import synth_messages
 
@@ -33,6 +34,7 @@ def _weights_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+@pytest.mark.slow  # trains a model twice
 def test_base_model_weights_do_not_depend_on_the_cpu(tmp_path):
     params = {"tracking": {"experiment": "determinism", "register_models": False},
               "base_model": {"vocab_size": 300, "d_model": 32, "n_layer": 1, "n_head": 2, "context": 32,
