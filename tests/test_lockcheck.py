@@ -15,24 +15,26 @@ def lock(**outs: str) -> dict:
     return {"schema": "2.0", "stages": stages}
 
 
-def test_same_data_passes_and_differing_weights_and_reports_are_only_reported(tmp_path):
-    old = lock(data__interim__messages="a1", data__models__base="w1", reports__check="r1")
-    new = lock(data__interim__messages="a1", data__models__base="w2", reports__check="r2")
+def test_same_data_passes_and_differing_reports_and_plots_are_only_reported(tmp_path):
+    old = lock(data__interim__messages="a1", data__models__base="w1", reports__check="r1", plots__check="p1")
+    new = lock(data__interim__messages="a1", data__models__base="w1", reports__check="r2", plots__check="p2")
     lines, bad = compare(old, new)
-    assert bad == [] and any("data/models/base" in line and "same machine only" in line for line in lines)
+    assert bad == []
     assert any("reports/check" in line and "reported, not required" in line for line in lines)
+    assert any("plots/check" in line and "reported, not required" in line for line in lines)
     (tmp_path / "old.lock").write_text(yaml.safe_dump(old))
     (tmp_path / "new.lock").write_text(yaml.safe_dump(new))
     assert main([str(tmp_path / "old.lock"), str(tmp_path / "new.lock")]) == 0
 
 
-def test_a_differing_or_missing_data_product_fails_naming_it(tmp_path, capsys):
-    old = lock(data__interim__messages="a1", data__grader__grader="g1")
-    new = lock(data__interim__messages="a2")
+def test_a_differing_or_missing_data_product_weights_or_metric_fails_naming_it(tmp_path, capsys):
+    old = lock(data__interim__messages="a1", data__grader__grader="g1", data__models__base="w1",
+               metrics__evaluate="m1")
+    new = lock(data__interim__messages="a2", data__models__base="w2", metrics__evaluate="m2")
     lines, bad = compare(old, new)
-    assert sorted(bad) == ["data/grader/grader", "data/interim/messages"]
+    assert sorted(bad) == ["data/grader/grader", "data/interim/messages", "data/models/base", "metrics/evaluate"]
     (tmp_path / "old.lock").write_text(yaml.safe_dump(old))
     (tmp_path / "new.lock").write_text(yaml.safe_dump(new))
     assert main([str(tmp_path / "old.lock"), str(tmp_path / "new.lock")]) == 1
-    assert "2 data product(s) differ" in capsys.readouterr().err
+    assert "4 output(s) differ" in capsys.readouterr().err
     assert main([str(tmp_path / "nope.lock"), str(tmp_path / "new.lock")]) == 2

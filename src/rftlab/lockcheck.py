@@ -4,11 +4,11 @@
     git show HEAD:dvc.lock > /tmp/committed.lock && python -m rftlab.lockcheck /tmp/committed.lock
 
 Prints one line per output (stage, path, committed and fresh md5, same/differs) and exits 1 when
-a data product (an output under data/: messages, profile, grader bundle, prompt sets, job record,
-...) differs or is missing. Trained weights (`WEIGHTS`) are reported, not required: they match on
-one machine, while floating-point kernels may differ between CPU types (docs/records.md). So are
-the reports, headline metrics and plots (reports/, metrics/, plots/): figures drawn from the data
-products, whose images are not guaranteed byte for byte across library builds.
+an output that must be the same on every x86-64 machine differs or is missing (`REQUIRED`): the
+data products under data/ (messages, profile, grader bundle, prompt sets, trained base and tuned
+weights, job and deployment records) and the headline metrics under metrics/ that `dvc exp show`
+compares (docs/records.md#same-bytes-on-every-machine). Reports and plots (reports/, plots/) are
+reported, not required: PNG bytes belong to matplotlib's and libpng's builds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-WEIGHTS = ("data/models/base", "data/rft/model")
+REQUIRED = ("data/", "metrics/")
 
 
 def outputs(lock: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -40,11 +40,10 @@ def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> tuple[list[str]
         stage = (old.get(path) or new.get(path))[0]
         a, b = (old.get(path, ("", "-"))[1], new.get(path, ("", "-"))[1])
         same = a == b
-        kind = "weights" if path in WEIGHTS else "data" if path.startswith("data/") else "report"
-        verdict = "same" if same else {"weights": "differs (weights: same machine only)",
-                                       "report": "differs (reported, not required)"}.get(kind, "DIFFERS")
+        required = path.startswith(REQUIRED)
+        verdict = "same" if same else "DIFFERS" if required else "differs (reported, not required)"
         lines.append(f"{stage:<11} {path:<42} {a[:10]:<10} {b[:10]:<10} {verdict}")
-        if not same and kind == "data":
+        if not same and required:
             bad.append(path)
     return lines, bad
 
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'stage':<11} {'output':<42} {'committed':<10} {'fresh':<10}")
     print("\n".join(lines))
     if bad:
-        print(f"error: {len(bad)} data product(s) differ from {paths[0]}: {', '.join(bad)}", file=sys.stderr)
+        print(f"error: {len(bad)} output(s) differ from {paths[0]}: {', '.join(bad)}", file=sys.stderr)
         return 1
     return 0
 
